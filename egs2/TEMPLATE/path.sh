@@ -15,5 +15,4 @@ export PATH=${__speecht5_root}/utils:/usr/lib/sctk/bin:${PATH}
 export LC_ALL=C
 export PYTHONIOENCODING=UTF-8
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-export NLTK_DATA=${NLTK_DATA:-${__speecht5_root}/tools/nltk_data}
 unset __speecht5_root __speecht5_venv

@@ -1,0 +1,29 @@
+# The two commands of README.md:
+#   make demo   installs what is missing, then runs the default offline recipe
+#   make test   installs what is missing, then runs the test suite
+# Both call tools/install.sh first; a second install returns in well under a second.
+
+SHELL := /bin/bash
+VENV ?= tools/venv
+PYTHON := $(VENV)/bin/python
+DEMO_RECIPE ?= egs2/mini_speecht5/asr1
+# The last stage that exists today for the main recipe.
+DEMO_STOP_STAGE ?= 5
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint clean-demo
+
+install:
+	@bash tools/install.sh
+
+demo: install
+	cd $(DEMO_RECIPE) && ./run.sh --stage 1 --stop_stage $(DEMO_STOP_STAGE)
+
+test: install
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean-demo:
+	cd $(DEMO_RECIPE) && rm -rf data dump exp
