@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Single-speaker English TTS on the cathy corpus (CMU ARCTIC prompts); see ../README.md.
+set -euo pipefail
+
+./speecht5.sh \
+    --task tts \
+    --train_set train \
+    --valid_set dev \
+    --test_sets "dev test" \
+    --token_type char \
+    --local_data_opts "--task tts" \
+    "$@"
