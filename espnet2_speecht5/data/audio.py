@@ -63,7 +63,7 @@ def read_audio(source: AudioSource, pipe_timeout: float = 600.0) -> Tuple[np.nda
         command = source.entry.rstrip()[:-1].strip()
         try:
             proc = subprocess.run(
-                command, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=pipe_timeout, check=False
+                command, shell=True, capture_output=True, timeout=pipe_timeout, check=False
             )
         except subprocess.TimeoutExpired:
             raise source.error(f"command timed out after {pipe_timeout:.0f} s: {command}") from None
