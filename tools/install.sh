@@ -136,7 +136,8 @@ fi
 log "installing espnet2_speecht5 (editable)"
 pip install -q --no-deps --no-build-isolation -e "${repo_dir}"
 
-"${vpy}" - <<'EOF'
+# espnet2 logs a note about the optional flash_attn package at import; it is not needed here.
+"${vpy}" - 2> >(grep -v "Flash Attention" >&2) <<'EOF'
 import espnet, espnet2.tasks.abs_task, torch, torchaudio, sentencepiece, kaldiio, soundfile, sacrebleu
 import espnet2_speecht5
 print(f"[install] ok: torch {torch.__version__}, espnet {espnet.__version__}, python {__import__('sys').version.split()[0]}")
