@@ -1,0 +1,69 @@
+"""Shared plumbing for the command-line entry points in ``espnet2_speecht5.bin``.
+
+:func:`run_main` sets up logging and turns bad input (:class:`DataError`, or an ``OSError``
+such as a missing file) into one ``ERROR: <message>`` line on stderr and exit status 1,
+without a traceback.  Programming errors still raise normally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable, List, NoReturn, Optional
+
+from espnet2_speecht5.data.errors import DataError
+
+LOG_FORMAT = "%(asctime)s (%(module)s) %(message)s"
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Log to stderr as ``2026-11-25T10:00:00 (module) message``."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, DATE_FORMAT))
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def str2bool(value: str) -> bool:
+    """Parse ``true``/``false`` (also ``yes``/``no``, ``1``/``0``) for argparse."""
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got '{value}'")
+
+
+def error_line(err: BaseException) -> str:
+    """The one-line message printed for ``err``."""
+    if isinstance(err, OSError) and not isinstance(err, DataError) and err.strerror:
+        where = f": {err.filename}" if err.filename is not None else ""
+        return f"{err.strerror}{where}"
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``ERROR: message`` to stderr and exit with status 1."""
+    sys.stderr.flush()
+    print(f"ERROR: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def run_main(main: Callable[[Optional[List[str]]], None], argv: Optional[List[str]] = None) -> None:
+    """Run ``main(argv)`` with logging set up; exit 1 with a one-line message on bad input."""
+    setup_logging()
+    try:
+        main(argv)
+    except DataError as err:
+        fail(str(err))
+    except OSError as err:
+        fail(error_line(err))
+    except KeyboardInterrupt:
+        print("ERROR: interrupted", file=sys.stderr, flush=True)
+        sys.exit(130)
