@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Write data/{train,dev,test} of one task from the generated mini_speecht5 corpus.
+
+The corpus (``espnet2_speecht5.corpus.mini``) splits its sentences into train, dev and test, so
+the sentences of the three sets are disjoint for every task; all eight voices read sentences
+of every set (seen speakers).  Per task:
+
+* asr, tts: clean speech, ``text`` = English transcript;
+* st: as asr, plus ``text.tgt`` = the German (``--tgt_lang de``) or French (``fr``) rendering;
+* sid, pretrain: clean speech only (``wav.scp utt2spk spk2utt``);
+* vc: parallel pairs ``<src>_<tgt>_<sid>``: ``wav.scp`` source speech, ``wav_tgt.scp`` the
+  target voice reading the same sentence, ``utt2spk_tgt`` the target speaker;
+* se: ``wav.scp`` noisy copy, ``wav_tgt.scp`` clean speech, ``utt2snr`` the SNR in dB.
+
+``--task pretrain`` also writes ``data/train_text/text``: the train sentences and the corpus's
+text-only sentences (none of them in dev or test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from espnet2_speecht5.corpus.mini import STAMP, read_tsv
+from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.data.kaldi_dir import write_map
+from espnet2_speecht5.data.splits import SET_NAMES, Utterance, write_data_dir
+
+TASKS = ("asr", "tts", "st", "vc", "sid", "se", "pretrain")
+TEXT_SET = "train_text"
+
+# Per set: the utterances and the extra per-utterance files {name: [(utt, value)]}.
+SetData = Tuple[List[Utterance], Dict[str, List[Tuple[str, str]]]]
+
+
+def make_sets(corpus: Path, task: str, tgt_lang: str) -> Dict[str, SetData]:
+    """The utterances of each set for ``task``, read from the corpus's TSV files."""
+    manifest = read_tsv(corpus / "manifest.tsv")
+    sets: Dict[str, SetData] = {name: ([], {}) for name in SET_NAMES}
+
+    def absolute(relative: str) -> str:
+        return str((corpus / relative).absolute())
+
+    if task == "vc":
+        by_utt = {r["utt"]: r for r in manifest}
+        pairs_file = corpus / "vc_pairs.tsv"
+        for number, pair in enumerate(read_tsv(pairs_file), start=2):
+            src = by_utt.get(f"{pair['source']}_{pair['sentence_id']}")
+            tgt = by_utt.get(f"{pair['target']}_{pair['sentence_id']}")
+            if src is None or tgt is None:
+                raise DataError("pair names an utterance that is not in manifest.tsv", pairs_file, number, pair["utt"])
+            utt = Utterance(
+                pair["utt"], pair["source"], absolute(src["path"]), None, absolute(tgt["path"]), pair["target"]
+            )
+            sets[pair["set"]][0].append(utt)
+        return sets
+
+    for row in manifest:
+        utts, extra = sets[row["set"]]
+        text = row["en"] if task in ("asr", "tts", "st") else None
+        if task == "se":
+            utts.append(Utterance(row["utt"], row["speaker"], absolute(row["noisy_path"]), text, absolute(row["path"])))
+            extra.setdefault("utt2snr", []).append((row["utt"], row["snr_db"]))
+        else:
+            utts.append(Utterance(row["utt"], row["speaker"], absolute(row["path"]), text))
+        if task == "st":
+            extra.setdefault("text.tgt", []).append((row["utt"], row[tgt_lang]))
+    return sets
+
+
+def text_only_lines(corpus: Path, lang: str = "en") -> List[Tuple[str, str]]:
+    """``(id, sentence)`` for the pre-training text: train sentences, then the text-only ones."""
+    lines = [(r["sentence_id"], r[lang]) for r in read_tsv(corpus / "sentences.tsv") if r["set"] == "train"]
+    lines += [(r["text_id"], r[lang]) for r in read_tsv(corpus / "text_only.tsv")]
+    return lines
+
+
+def write_all(out: Path, sets: Dict[str, SetData]) -> None:
+    for name, (utts, extra) in sets.items():
+        data_dir = out / name
+        written = write_data_dir(data_dir, utts)
+        for file_name, pairs in extra.items():
+            write_map(data_dir / file_name, pairs)
+        files = " ".join(sorted([*written, *extra]))
+        speakers = len({u.spk for u in utts})
+        print(f"{data_dir}: {len(utts)} utterances, {speakers} speaker(s); files: {files}", file=sys.stderr)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, required=True, help="the generated corpus folder (MINI_SPEECHT5)")
+    parser.add_argument("--task", choices=TASKS, required=True)
+    parser.add_argument("--tgt_lang", choices=("de", "fr"), default="de", help="st: language of text.tgt")
+    parser.add_argument("--out", type=Path, default=Path("data"), help="where data/<set> go")
+    args = parser.parse_args(argv)
+    try:
+        corpus = args.corpus.absolute()
+        if not (corpus / STAMP).is_file():
+            raise DataError(
+                f"no {STAMP} stamp: the corpus is missing or unfinished; run "
+                "python -m espnet2_speecht5.bin.make_mini_corpus --outdir <this folder>",
+                corpus,
+            )
+        write_all(args.out, make_sets(corpus, args.task, args.tgt_lang))
+        if args.task == "pretrain":
+            lines = text_only_lines(corpus)
+            write_map(args.out / TEXT_SET / "text", lines)
+            print(f"{args.out / TEXT_SET}: {len(lines)} sentences; files: text", file=sys.stderr)
+    except DataError as err:
+        print(f"ERROR: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
