@@ -1,0 +1,173 @@
+"""Speech-encoder pre-net: raw 16 kHz waveform -> (B, T, d_model) frames at 50 Hz (base)."""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple, Union
+
+import torch
+from torch import nn
+
+from espnet2_speecht5.nets.config import SpeechT5Config
+from espnet2_speecht5.nets.encoder import activation_fn
+from espnet2_speecht5.nets.masking import span_mask
+from espnet2_speecht5.nets.positions import fairseq_sinusoids, positions_from_mask
+
+
+class ConvBlock(nn.Module):
+    """Conv1d -> optional norm (GroupNorm with one group per channel, or LayerNorm over channels) -> activation."""
+
+    def __init__(
+        self, in_ch: int, out_ch: int, kernel: int, stride: int, bias: bool, norm: Optional[str], activation: str
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(in_ch, out_ch, kernel, stride=stride, bias=bias)
+        self.norm_kind = norm
+        if norm == "group":
+            self.norm = nn.GroupNorm(out_ch, out_ch, affine=True)
+        elif norm == "layer":
+            self.norm = nn.LayerNorm(out_ch)
+        self.act = activation_fn(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, L) -> (B, C_out, L')."""
+        x = self.conv(x)
+        if self.norm_kind == "group":
+            x = self.norm(x)
+        elif self.norm_kind == "layer":
+            x = self.norm(x.transpose(1, 2)).transpose(1, 2)
+        return self.act(x)
+
+
+class ConvFeatureExtractor(nn.Module):
+    """wav2vec 2.0 conv stack over the waveform (base: 7 convs, 512 channels, 320 samples a frame)."""
+
+    def __init__(self, cfg: SpeechT5Config) -> None:
+        super().__init__()
+        blocks = []
+        in_ch = 1
+        for index, (out_ch, kernel, stride) in enumerate(zip(cfg.conv_channels, cfg.conv_kernels, cfg.conv_strides)):
+            if cfg.conv_norm == "layer":
+                norm = "layer"
+            else:
+                norm = "group" if index == 0 else None
+            blocks.append(ConvBlock(in_ch, out_ch, kernel, stride, cfg.conv_bias, norm, cfg.activation))
+            in_ch = out_ch
+        self.layers = nn.ModuleList(blocks)
+        self.kernels = cfg.conv_kernels
+        self.strides = cfg.conv_strides
+
+    def output_lengths(self, lengths: Union[torch.Tensor, int]) -> Union[torch.Tensor, int]:
+        """Number of frames for ``lengths`` samples: floor((n - kernel) / stride) + 1 per conv."""
+        for kernel, stride in zip(self.kernels, self.strides):
+            lengths = (lengths - kernel) // stride + 1
+        return lengths
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        """(B, L) samples -> (B, T, C) features."""
+        x = wav.unsqueeze(1)
+        for block in self.layers:
+            x = block(x)
+        return x.transpose(1, 2)
+
+
+class ConvPositionalEmbedding(nn.Module):
+    """Weight-normalised grouped Conv1d over time, dropping the last frame for even kernels, then activation."""
+
+    def __init__(self, d_model: int, kernel: int, groups: int, activation: str) -> None:
+        super().__init__()
+        conv = nn.Conv1d(d_model, d_model, kernel, padding=kernel // 2, groups=groups)
+        self.conv = nn.utils.parametrizations.weight_norm(conv, name="weight", dim=2)
+        self.trim = 1 if kernel % 2 == 0 else 0
+        self.act = activation_fn(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) -> (B, T, D)."""
+        y = self.conv(x.transpose(1, 2))
+        if self.trim:
+            y = y[:, :, : -self.trim]
+        return self.act(y).transpose(1, 2)
+
+
+class SpeechEncoderPrenet(nn.Module):
+    """Conv features -> LayerNorm -> Linear -> span masking (training) -> + conv positions -> + sinusoids.
+
+    The sinusoidal positions are fairseq's (padding index ``pad_id``, so frame n gets position
+    pad_id + n + 1; padded frames get a zero vector).
+    """
+
+    def __init__(self, cfg: SpeechT5Config) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.feature_extractor = ConvFeatureExtractor(cfg)
+        self.feature_norm = nn.LayerNorm(cfg.conv_channels[-1], eps=cfg.layer_norm_eps)
+        self.feature_proj = nn.Linear(cfg.conv_channels[-1], cfg.d_model)
+        self.feature_dropout = nn.Dropout(cfg.feature_proj_dropout)
+        if cfg.mask_time_prob > 0.0 or cfg.mask_channel_prob > 0.0:
+            self.mask_emb = nn.Parameter(torch.empty(cfg.d_model).uniform_())
+        else:
+            self.register_parameter("mask_emb", None)
+        self.pos_conv = ConvPositionalEmbedding(cfg.d_model, cfg.pos_conv_kernel, cfg.pos_conv_groups, cfg.activation)
+
+    def frame_lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
+        """(B,) waveform lengths in samples -> (B,) frame counts."""
+        return self.feature_extractor.output_lengths(sample_lengths)
+
+    def apply_masking(
+        self, x: torch.Tensor, frame_lengths: Optional[torch.Tensor], time_mask: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Replace masked frames by ``mask_emb`` and zero masked channels; only in training
+        (or when an explicit ``time_mask`` (B, T) is given).
+
+        Returns:
+            the masked (B, T, D) features and the (B, T) time mask used (None if none).
+        """
+        cfg = self.cfg
+        batch, length, dim = x.shape
+        if time_mask is None and self.training and cfg.apply_masking and cfg.mask_time_prob > 0.0:
+            time_mask = span_mask(
+                batch, length, cfg.mask_time_prob, cfg.mask_time_length, cfg.mask_time_min_masks, frame_lengths
+            ).to(x.device)
+        if time_mask is not None:
+            x = torch.where(time_mask.unsqueeze(-1), self.mask_emb.to(x.dtype), x)
+        if self.training and cfg.apply_masking and cfg.mask_channel_prob > 0.0:
+            channels = span_mask(batch, dim, cfg.mask_channel_prob, cfg.mask_channel_length, cfg.mask_channel_min_masks)
+            x = x.masked_fill(channels.to(x.device).unsqueeze(1), 0.0)
+        return x, time_mask
+
+    def forward(
+        self,
+        wav: torch.Tensor,
+        wav_lengths: Optional[torch.Tensor] = None,
+        time_mask: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """Turn a padded waveform batch into encoder input frames.
+
+        Args:
+            wav: (B, L) float waveform at 16 kHz.
+            wav_lengths: (B,) real lengths in samples; None if nothing is padded.
+            time_mask: optional (B, T) bool frames to replace with the mask embedding.
+
+        Returns:
+            frames (B, T, D), ``valid`` (B, T) bool or None, and the time mask used (or None).
+        """
+        features = self.feature_extractor(wav)
+        mult = self.cfg.feature_grad_mult
+        if mult != 1.0 and self.training:
+            # same values; the gradient into the conv stack is scaled by ``mult`` (0 freezes it)
+            features = features * mult + features.detach() * (1.0 - mult)
+        length = features.size(1)
+        valid = None
+        frame_lengths = None
+        if wav_lengths is not None:
+            frame_lengths = self.frame_lengths(wav_lengths.to(features.device)).clamp(min=1, max=length)
+            valid = torch.arange(length, device=features.device)[None, :] < frame_lengths[:, None]
+        x = self.feature_dropout(self.feature_proj(self.feature_norm(features)))
+        x, time_mask = self.apply_masking(x, frame_lengths, time_mask)
+        x = x + self.pos_conv(x)
+        if valid is None:
+            real = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        else:
+            real = valid
+        positions = positions_from_mask(real, self.cfg.pad_id)
+        x = x + fairseq_sinusoids(positions, x.size(-1), self.cfg.pad_id).to(x.dtype)
+        return x, valid, time_mask
