@@ -12,7 +12,7 @@ import logging
 import sys
 from typing import Callable, List, NoReturn, Optional
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.data.cli import run_cli
 
 LOG_FORMAT = "%(asctime)s (%(module)s) %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -39,15 +39,6 @@ def str2bool(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got '{value}'")
 
 
-def error_line(err: BaseException) -> str:
-    """The one-line message printed for ``err``."""
-    if isinstance(err, OSError) and not isinstance(err, DataError) and err.strerror:
-        where = f": {err.filename}" if err.filename is not None else ""
-        return f"{err.strerror}{where}"
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
 def fail(message: str) -> NoReturn:
     """Print ``ERROR: message`` to stderr and exit with status 1."""
     sys.stderr.flush()
@@ -56,14 +47,9 @@ def fail(message: str) -> NoReturn:
 
 
 def run_main(main: Callable[[Optional[List[str]]], None], argv: Optional[List[str]] = None) -> None:
-    """Run ``main(argv)`` with logging set up; exit 1 with a one-line message on bad input."""
+    """Run ``main(argv)`` with logging set up; exit 1 with a one-line message on bad input.
+
+    The error handling is :func:`espnet2_speecht5.data.cli.run_cli`, shared with ``utils/``.
+    """
     setup_logging()
-    try:
-        main(argv)
-    except DataError as err:
-        fail(str(err))
-    except OSError as err:
-        fail(error_line(err))
-    except KeyboardInterrupt:
-        print("ERROR: interrupted", file=sys.stderr, flush=True)
-        sys.exit(130)
+    sys.exit(run_cli(main, argv))
