@@ -351,7 +351,9 @@ def test_an4_download_with_a_leading_downloads_folder(tmp_path: Path):
     assert sets["train"]["text"] == {"aaa-an1-b": "YES"}
     assert sets["dev"]["text"] == {"bbb-an2-b": "NO"}
     assert sets["test"]["text"] == {"ccc-cen1-b": "ONE TWO"}
-    assert sets["test"]["wav.scp"]["ccc-cen1-b"] == str(recipe / "downloads/an4/wav/an4test_clstk/ccc/cen1-ccc-b.sph")
+    wav = Path(sets["test"]["wav.scp"]["ccc-cen1-b"])
+    assert wav.is_file() and wav.is_relative_to(recipe / "downloads")
+    assert wav.parts[-4:] == ("wav", "an4test_clstk", "ccc", "cen1-ccc-b.sph")
 
 
 # ------------------------------------------------------------------ bad corpus content

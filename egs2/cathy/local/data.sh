@@ -23,34 +23,12 @@ case "${task}" in
     *) echo "ERROR: local/data.sh: --task must be asr or tts, not '${task}'" >&2; exit 1 ;;
 esac
 
-# fetch <url> <file>: download with curl or wget, leaving no partial file behind.
-fetch() {
-    mkdir -p "$(dirname "$2")"
-    if command -v curl >/dev/null 2>&1; then
-        curl -fsSL --retry 3 -o "$2.part" "$1" || { rm -f "$2.part"; return 1; }
-    elif command -v wget >/dev/null 2>&1; then
-        wget -q -O "$2.part" "$1" || { rm -f "$2.part"; return 1; }
-    else
-        echo "local/data.sh: neither curl nor wget is installed" >&2
-        return 1
-    fi
-    mv "$2.part" "$2"
-}
-
 if [ -z "${CATHY_ARCTIC}" ]; then
-    done_file=downloads/cathy_arctic.done
-    if [ ! -f "${done_file}" ]; then
-        log "CATHY_ARCTIC is empty (no ../shared/data/cathy_arctic): downloading ${CATHY_ARCTIC_URL} into $(pwd)/downloads"
-        archive=downloads/cathy_arctic.tar.gz
-        if ! fetch "${CATHY_ARCTIC_URL}" "${archive}" || ! top=$(tar -tzf "${archive}" | awk -F/ 'NR == 1 {print $1}') \
-            || [ -z "${top}" ] || ! tar -xzf "${archive}" -C downloads; then
-            echo "ERROR: could not download the cathy corpus from ${CATHY_ARCTIC_URL}: download it yourself and set CATHY_ARCTIC to its folder (see db.sh)" >&2
-            exit 1
-        fi
-        rm -f "${archive}"
-        echo "$(pwd)/downloads/${top}" >"${done_file}"
-    fi
-    CATHY_ARCTIC=$(cat "${done_file}")
+    log "CATHY_ARCTIC is empty (no ../shared/data/cathy_arctic): fetching ${CATHY_ARCTIC_URL} into $(pwd)/downloads"
+    CATHY_ARCTIC=$(download_and_unpack.py "${CATHY_ARCTIC_URL}" downloads/cathy_arctic) || {
+        echo "ERROR: could not download the cathy corpus from ${CATHY_ARCTIC_URL}: download it yourself and set CATHY_ARCTIC to its folder (see db.sh)" >&2
+        exit 1
+    }
     log "using the downloaded corpus ${CATHY_ARCTIC}"
 elif [ ! -d "${CATHY_ARCTIC}" ]; then
     echo "ERROR: CATHY_ARCTIC=${CATHY_ARCTIC} is not a folder: set CATHY_ARCTIC to the cathy_arctic corpus (see db.sh)" >&2

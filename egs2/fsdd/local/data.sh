@@ -22,34 +22,12 @@ case "${task}" in
     *) echo "ERROR: local/data.sh: --task must be sid or asr, not '${task}'" >&2; exit 1 ;;
 esac
 
-# fetch <url> <file>: download with curl or wget, leaving no partial file behind.
-fetch() {
-    mkdir -p "$(dirname "$2")"
-    if command -v curl >/dev/null 2>&1; then
-        curl -fsSL --retry 3 -o "$2.part" "$1" || { rm -f "$2.part"; return 1; }
-    elif command -v wget >/dev/null 2>&1; then
-        wget -q -O "$2.part" "$1" || { rm -f "$2.part"; return 1; }
-    else
-        echo "local/data.sh: neither curl nor wget is installed" >&2
-        return 1
-    fi
-    mv "$2.part" "$2"
-}
-
 if [ -z "${FSDD}" ]; then
-    done_file=downloads/fsdd.done
-    if [ ! -f "${done_file}" ]; then
-        log "FSDD is empty (no ../shared/data/fsdd): downloading ${FSDD_URL} into $(pwd)/downloads"
-        archive=downloads/fsdd.tar.gz
-        if ! fetch "${FSDD_URL}" "${archive}" || ! top=$(tar -tzf "${archive}" | awk -F/ 'NR == 1 {print $1}') \
-            || [ -z "${top}" ] || ! tar -xzf "${archive}" -C downloads; then
-            echo "ERROR: could not download FSDD from ${FSDD_URL}: clone https://github.com/Jakobovski/free-spoken-digit-dataset yourself and set FSDD to its folder (see db.sh)" >&2
-            exit 1
-        fi
-        rm -f "${archive}"
-        echo "$(pwd)/downloads/${top}" >"${done_file}"
-    fi
-    FSDD=$(cat "${done_file}")
+    log "FSDD is empty (no ../shared/data/fsdd): fetching ${FSDD_URL} into $(pwd)/downloads"
+    FSDD=$(download_and_unpack.py --expect recordings "${FSDD_URL}" downloads/fsdd) || {
+        echo "ERROR: could not download FSDD from ${FSDD_URL}: clone https://github.com/Jakobovski/free-spoken-digit-dataset yourself and set FSDD to its folder (see db.sh)" >&2
+        exit 1
+    }
     log "using the downloaded corpus ${FSDD}"
 elif [ ! -d "${FSDD}" ]; then
     echo "ERROR: FSDD=${FSDD} is not a folder: set FSDD to the folder that holds recordings/ (see db.sh)" >&2

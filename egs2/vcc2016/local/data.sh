@@ -25,42 +25,12 @@ case "${task}" in
     *) echo "ERROR: local/data.sh: --task must be vc or sid, not '${task}'" >&2; exit 1 ;;
 esac
 
-# fetch <url> <file>: download with curl or wget, leaving no partial file behind.
-fetch() {
-    mkdir -p "$(dirname "$2")"
-    if command -v curl >/dev/null 2>&1; then
-        curl -fsSL --retry 3 -o "$2.part" "$1" || { rm -f "$2.part"; return 1; }
-    elif command -v wget >/dev/null 2>&1; then
-        wget -q -O "$2.part" "$1" || { rm -f "$2.part"; return 1; }
-    else
-        echo "local/data.sh: neither curl nor wget is installed" >&2
-        return 1
-    fi
-    mv "$2.part" "$2"
-}
-
-# unzip_to <zip> <folder>: unzip, or Python's zipfile where unzip is not installed.
-unzip_to() {
-    if command -v unzip >/dev/null 2>&1; then
-        unzip -q -o "$1" -d "$2"
-    else
-        python -m zipfile -e "$1" "$2"
-    fi
-}
-
 if [ -z "${VCC2016}" ]; then
-    done_file=downloads/vcc2016.done
-    if [ ! -f "${done_file}" ]; then
-        log "VCC2016 is empty (no ../shared/data/vcc2016): downloading ${VCC2016_URL} into $(pwd)/downloads"
-        archive=downloads/vcc2016_training.zip
-        if ! fetch "${VCC2016_URL}" "${archive}" || ! unzip_to "${archive}" downloads/vcc2016; then
-            echo "ERROR: could not download VCC 2016 from ${VCC2016_URL}: download vcc2016_training.zip yourself (doi:10.7488/ds/1575), unzip it and set VCC2016 to its folder (see db.sh)" >&2
-            exit 1
-        fi
-        rm -f "${archive}"
-        echo "$(pwd)/downloads/vcc2016" >"${done_file}"
-    fi
-    VCC2016=$(cat "${done_file}")
+    log "VCC2016 is empty (no ../shared/data/vcc2016): fetching ${VCC2016_URL} into $(pwd)/downloads"
+    VCC2016=$(download_and_unpack.py "${VCC2016_URL}" downloads/vcc2016) || {
+        echo "ERROR: could not download VCC 2016 from ${VCC2016_URL}: download vcc2016_training.zip yourself (doi:10.7488/ds/1575), unzip it and set VCC2016 to its folder (see db.sh)" >&2
+        exit 1
+    }
     log "using the downloaded corpus ${VCC2016}"
 elif [ ! -d "${VCC2016}" ]; then
     echo "ERROR: VCC2016=${VCC2016} is not a folder: set VCC2016 to the folder that holds vcc2016_training/ (see db.sh)" >&2
