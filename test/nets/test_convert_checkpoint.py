@@ -107,7 +107,7 @@ def _fairseq_checkpoint(path, kind: str, net, other) -> None:
     torch.save({"model": state, "cfg": cfg, "args": None, "optimizer_history": []}, path)
 
 
-@pytest.mark.parametrize("kind,flavour", [("s2t", "asr"), ("t2s", "tts"), ("s2s", "vc")])
+@pytest.mark.parametrize("kind,flavour", [("s2t", "asr"), ("s2t", "st"), ("t2s", "tts"), ("s2s", "vc"), ("s2s", "se")])
 def test_fairseq_import_matches_transformers(kind, flavour, tmp_path, no_hf_prenet_dropout):  # noqa: F811
     cfg = tiny_config(conv_strides=(5, 8, 8))
     hf, net = build_pair(kind, cfg, seed=31)
