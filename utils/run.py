@@ -14,6 +14,7 @@ line per failed job on stderr.
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -28,6 +29,9 @@ PROG = "run.py"
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # A plain kill (SIGTERM) must stop the jobs too: turn it into SystemExit, which the runner
+    # answers by terminating the jobs' process groups (they run in sessions of their own).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     options, rest = split_options(argv, valued=("max_jobs_run",), flags=("help",), prog=PROG)
     if "help" in options:
         print(__doc__)

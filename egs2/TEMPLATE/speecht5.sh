@@ -40,10 +40,32 @@ tgt_token_type=char   # st: target-language tokens (char | bpe | word)
 tgt_bpemode=unigram
 tgt_nbpe=100
 pretrain_text_set=train_text  # pretrain: the text-only data directory for the text objectives
-# Configs (used by the training and inference stages)
+# Configs (used by the training and inference stages); empty: conf/train.yaml, conf/decode.yaml, conf/train_lm.yaml
 train_config=
 inference_config=
 lm_config=
+# Statistics and training (stages 7-8)
+stats_nj=${nj}        # parallel jobs for the statistics
+ngpu=0                # GPUs per training job (0: CPU); >1: one process per GPU (DDP)
+num_nodes=1           # >1: multi-node DDP through srun (run the driver inside a Slurm allocation)
+init_param=           # e.g. "exp/pretrained/model.pth:encoder:encoder" (space-separated list)
+train_args=           # extra options for the training module
+exp_tag=              # experiment folder ${expdir}/<task>_<exp_tag>; default: <train config name>_<token tag>
+asr_tag=              # the same as --exp_tag, under ESPnet's name
+train_module=         # the training entry point; default per task (espnet2_speecht5.bin.asr_train)
+inference_module=     # the inference entry point; default per task (espnet2_speecht5.bin.asr_inference)
+# Language model (asr)
+use_lm=false          # train an LM on the training text (stages 7-8) and decode with it (stage 9)
+lm_file=              # decode with this LM checkpoint instead (its config.yaml beside it); no LM training
+lm_args=              # extra options for espnet2.bin.lm_train
+lm_exp_tag=           # LM folder ${expdir}/lm_<lm_exp_tag>; default: <lm config name>_<token tag>
+inference_lm=valid.loss.ave.pth  # the checkpoint of the trained LM used for decoding
+# Inference, scoring, pack, publish (stages 9-13)
+inference_model=      # checkpoint in the experiment folder; default: valid.acc.ave.pth, else valid.acc.best.pth, else latest.pth
+inference_args=       # extra options for the inference module
+inference_ngpu=0      # GPUs per inference job
+hf_repo=              # Hugging Face repository owner/name for stage 13
+publish=false         # stage 13 uploads only with --publish true and --hf_repo
 
 help_message="Usage: $0 --task <task> --train_set <set> --valid_set <set> --test_sets '<sets>' [options]
 
@@ -68,8 +90,22 @@ Options (default in brackets):
   --min_wav_duration S, --max_wav_duration S   [${min_wav_duration}, ${max_wav_duration}]
   --token_type char|bpe|word [${token_type}], --bpemode unigram|bpe, --nbpe N
   --tgt_token_type, --tgt_bpemode, --tgt_nbpe   target tokens for st
-  --train_config, --inference_config, --lm_config   YAML files under conf/
-  --dumpdir DIR [${dumpdir}], --expdir DIR [${expdir}]"
+  --train_config, --inference_config, --lm_config   YAML files [conf/train.yaml, conf/decode.yaml, conf/train_lm.yaml]
+  --dumpdir DIR [${dumpdir}], --expdir DIR [${expdir}]
+ Training (7-8):
+  --stats_nj N [${stats_nj}]  --ngpu N [${ngpu}]  --num_nodes N [${num_nodes}]
+  --init_param 'path[:src:dst[:exclude]] ...'   initial parameters (e.g. a converted checkpoint)
+  --train_args '...'          extra options for the training module
+  --exp_tag TAG (or --asr_tag TAG)   experiment folder ${expdir}/<task>_TAG
+  --train_module, --inference_module   entry points [espnet2_speecht5.bin.<task>_train / _inference]
+  --use_lm true|false [${use_lm}]   train an LM on the training text and decode with it
+  --lm_file PATH              decode with this LM (its config.yaml beside it) instead of training one
+  --lm_args '...', --lm_exp_tag TAG, --inference_lm FILE [${inference_lm}]
+ Inference and after (9-13):
+  --inference_nj N [${inference_nj}]  --inference_ngpu N [${inference_ngpu}]
+  --inference_model FILE      [valid.acc.ave.pth, else valid.acc.best.pth, else latest.pth]
+  --inference_args '...'      extra options for the inference module
+  --hf_repo owner/name, --publish true|false [${publish}]   stage 13 uploads only with both"
 
 log "$0 $*"
 . ./utils/parse_options.sh
@@ -115,6 +151,54 @@ case "${task}" in
     st) text_files="text text.tgt" ;;
     *) text_files="" ;;
 esac
+
+# ------------------------------------------------------------------------ per-task settings of stages 7-13
+# A task plugs into stages 7-13 by setting these variables and adding its case to task_data_opts
+# (and, where it differs from asr, to the stage functions).
+#   trained_tasks   tasks whose stages 7-13 exist
+#   train_module / inference_module   python -m entry points
+#   shape_keys / fold_lengths   the data names the sampler batches by, and their fold lengths
+#   pack_kind       the espnet2.bin.pack subcommand; model_prefix: its --<prefix>_train_config option
+#   score_metrics   what stage 10 computes
+trained_tasks=" asr "
+shape_keys="" vocab_shape_keys="" fold_lengths="" pack_kind="" model_prefix="" score_metrics=""
+case "${token_type}" in
+    bpe) token_tag=bpe${nbpe} ;;
+    *) token_tag=${token_type} ;;
+esac
+case "${task}" in
+    asr)
+        train_module=${train_module:-espnet2_speecht5.bin.asr_train}
+        inference_module=${inference_module:-espnet2_speecht5.bin.asr_inference}
+        shape_keys="speech text"
+        vocab_shape_keys="text"  # their shape files get the vocabulary size appended (for batch_type numel)
+        fold_lengths="80000 150"
+        pack_kind=asr
+        model_prefix=asr
+        score_metrics="wer cer ter" ;;
+    *)
+        train_module=${train_module:-espnet2_speecht5.bin.${task}_train}
+        inference_module=${inference_module:-espnet2_speecht5.bin.${task}_inference} ;;
+esac
+train_config=${train_config:-conf/train.yaml}
+inference_config=${inference_config:-conf/decode.yaml}
+lm_config=${lm_config:-conf/train_lm.yaml}
+[ -z "${asr_tag}" ] || exp_tag=${asr_tag}
+[ -n "${exp_tag}" ] || exp_tag=$(basename "${train_config}" .yaml)_${token_tag}
+task_exp=${expdir}/${task}_${exp_tag}
+stats_dir=${expdir}/${task}_stats_${token_tag}
+lm_stats_dir=${expdir}/lm_stats_${token_tag}
+[ -n "${lm_exp_tag}" ] || lm_exp_tag=$(basename "${lm_config}" .yaml)_${token_tag}
+lm_exp=${expdir}/lm_${lm_exp_tag}
+token_opts="--token_type ${token_type} --token_list ${token_dir}/tokens.txt"
+[ "${token_type}" != bpe ] || token_opts+=" --bpemodel ${token_dir}/bpe.model"
+if [ -n "${lm_file}" ]; then
+    use_lm=true  # --lm_file implies decoding with an LM
+    [ -f "${lm_file}" ] || die "--lm_file ${lm_file} does not exist"
+fi
+case "${use_lm}" in true|false) ;; *) die "--use_lm must be true or false, not '${use_lm}'" ;; esac
+case "${publish}" in true|false) ;; *) die "--publish must be true or false, not '${publish}'" ;; esac
+if "${publish}" && [ -z "${hf_repo}" ]; then die "--publish true needs --hf_repo owner/name"; fi
 
 skip() { log "stage $1: skipped: $2"; }
 not_implemented() { die "stage $1 is not implemented for task ${task}"; }
@@ -226,13 +310,287 @@ stage_6_aux() {
         *) not_implemented 6 ;;
     esac
 }
-stage_7_stats() { not_implemented 7; }
-stage_8_train() { not_implemented 8; }
-stage_9_inference() { not_implemented 9; }
-stage_10_score() { not_implemented 10; }
-stage_11_report() { not_implemented 11; }
-stage_12_pack() { not_implemented 12; }
-stage_13_publish() { not_implemented 13; }
+# ------------------------------------------------------------------------ stages 7-13: helpers
+require_task() {  # require_task <stage>: stop unless stages 7-13 exist for the task
+    [[ "${trained_tasks}" == *" ${task} "* ]] || not_implemented "$1"
+}
+require_file() {  # require_file <path> <option>: a file the user names must exist
+    [ -f "$1" ] || die "$2 $1 does not exist"
+}
+task_data_opts() {  # task_data_opts <train|valid|test> <dump dir>: the task's data triples
+    case "${task}" in
+        asr)
+            if [ "$1" = test ]; then
+                echo "--data_path_and_name_and_type $2/wav.scp,speech,sound"
+            else
+                echo "--$1_data_path_and_name_and_type $2/wav.scp,speech,sound --$1_data_path_and_name_and_type $2/text,text,text"
+            fi ;;
+    esac
+}
+shape_file() {  # shape_file <key>: the name of a shape file in a stats dir
+    if [[ " ${vocab_shape_keys} " == *" $1 "* ]]; then echo "$1_shape.${token_type}"; else echo "$1_shape"; fi
+}
+add_vocab_dim() {  # add_vocab_dim <stats dir> <key>: "utt length" -> "utt length,vocabulary size"
+    local mode vocab
+    vocab=$(wc -l <"${token_dir}/tokens.txt")
+    for mode in train valid; do
+        awk -v v="${vocab}" '{ print $0 "," v }' "$1/${mode}/$2_shape" >"$1/${mode}/$2_shape.${token_type}"
+    done
+}
+shape_opts() {  # shape_opts <stats dir> <keys> <fold lengths>: shape files and fold lengths (check them first)
+    local file opts="" keys=($2) folds=($3) i
+    for i in "${!keys[@]}"; do
+        file=$(shape_file "${keys[$i]}")
+        opts+=" --train_shape_file $1/train/${file} --valid_shape_file $1/valid/${file} --fold_length ${folds[$i]}"
+    done
+    echo "${opts}"
+}
+inference_model_name() {  # the checkpoint used by stages 9-12 (in ${task_exp})
+    local name
+    if [ -n "${inference_model}" ]; then echo "${inference_model}"; return; fi
+    for name in valid.acc.ave.pth valid.acc.best.pth latest.pth; do
+        if [ -e "${task_exp}/${name}" ]; then echo "${name}"; return; fi
+    done
+    echo valid.acc.ave.pth
+}
+lm_model_file() { if [ -n "${lm_file}" ]; then echo "${lm_file}"; else echo "${lm_exp}/${inference_lm}"; fi; }
+lm_train_config() { echo "$(dirname "$(lm_model_file)")/config.yaml"; }
+decode_dir() {  # decode_dir <model name>: ${task_exp}/decode[_<inference config>]_<model>[_lm_<lm>]
+    local tag lm lm_dir
+    tag=$(basename "${inference_config}" .yaml)
+    [[ "${tag}" == decode* ]] || tag=decode_${tag}
+    tag+=_${1%.pth}
+    if "${use_lm}"; then
+        lm=$(lm_model_file)
+        lm_dir=$(basename "$(dirname "${lm}")")
+        tag+=_lm_${lm_dir#lm_}_$(basename "${lm}" .pth)
+    fi
+    echo "${task_exp}/${tag}"
+}
+run_logged() {  # run_logged <log> <runner> <command...>: one job through the runner; show the log's tail on failure
+    local log_file=$1 runner=$2
+    shift 2
+    mkdir -p "$(dirname "${log_file}")"
+    # shellcheck disable=SC2086
+    if ! ${runner} "${log_file}" "$@"; then
+        tail -n 25 "${log_file}" >&2 || true
+        die "the job failed; the full log is ${log_file}"
+    fi
+}
+collect_stats() {  # collect_stats <module> <outdir> <config> <train keys> <valid keys> <options...>
+    local module=$1 outdir=$2 config=$3 train_keys=$4 valid_keys=$5 n_train n_valid _nj logdir i
+    shift 5
+    logdir=${outdir}/logdir
+    n_train=$(wc -l <"${train_keys}")
+    n_valid=$(wc -l <"${valid_keys}")
+    _nj=$(min "$(min "${stats_nj}" "${n_train}")" "${n_valid}")
+    rm -rf "${logdir}"
+    mkdir -p "${logdir}"
+    split_scp.py --num_splits "${_nj}" --out_pattern "${logdir}/train.JOB.scp" "${train_keys}"
+    split_scp.py --num_splits "${_nj}" --out_pattern "${logdir}/valid.JOB.scp" "${valid_keys}"
+    log "statistics of ${module}: ${n_train} training and ${n_valid} validation utterances in ${_nj} jobs (logs: ${logdir}/stats.*.log)"
+    # shellcheck disable=SC2086
+    ${train_cmd} JOB=1:"${_nj}" "${logdir}/stats.JOB.log" \
+        python -m "${module}" --collect_stats true --config "${config}" --ngpu 0 --use_preprocessor true \
+            --train_shape_file "${logdir}/train.JOB.scp" --valid_shape_file "${logdir}/valid.JOB.scp" \
+            --output_dir "${logdir}/stats.JOB" "$@" \
+        || die "statistics failed; see ${logdir}/stats.*.log"
+    local inputs=()
+    for i in $(seq "${_nj}"); do inputs+=(--input_dir "${logdir}/stats.${i}"); done
+    python -m espnet2.bin.aggregate_stats_dirs "${inputs[@]}" --output_dir "${outdir}" 2>>"${logdir}/aggregate.log"
+}
+
+# ------------------------------------------------------------------------ stages 7-13
+stage_7_stats() {
+    require_task 7
+    local train_dump=${dumpdir}/raw/${data_train_set} valid_dump=${dumpdir}/raw/${valid_set} p
+    require "${train_dump}/wav.scp" 4
+    require "${valid_dump}/wav.scp" 4
+    require "${token_dir}/tokens.txt" 5
+    require_file "${train_config}" --train_config
+    # shellcheck disable=SC2046,SC2086
+    collect_stats "${train_module}" "${stats_dir}" "${train_config}" "${train_dump}/wav.scp" "${valid_dump}/wav.scp" \
+        ${token_opts} $(task_data_opts train "${train_dump}") $(task_data_opts valid "${valid_dump}")
+    for p in ${vocab_shape_keys}; do add_vocab_dim "${stats_dir}" "${p}"; done
+    log "stage 7: shapes and statistics are in ${stats_dir}/{train,valid}"
+    if "${use_lm}" && [ -z "${lm_file}" ]; then
+        require_file "${lm_config}" --lm_config
+        # shellcheck disable=SC2086
+        collect_stats espnet2.bin.lm_train "${lm_stats_dir}" "${lm_config}" "${train_dump}/text" "${valid_dump}/text" \
+            ${token_opts} --train_data_path_and_name_and_type "${train_dump}/text,text,text" \
+            --valid_data_path_and_name_and_type "${valid_dump}/text,text,text"
+        add_vocab_dim "${lm_stats_dir}" text
+        log "stage 7: LM shapes are in ${lm_stats_dir}/{train,valid}"
+    fi
+}
+
+train_one() {  # train_one <module> <exp dir> <log name> <options...>: single node or DDP, resumable
+    local module=$1 exp=$2 name=$3
+    shift 3
+    local ddp=()
+    if [ "${num_nodes}" -gt 1 ]; then
+        command -v srun >/dev/null || die "--num_nodes ${num_nodes} needs Slurm's srun (run the driver inside salloc/sbatch)"
+        ddp=(--multiprocessing_distributed true --dist_launcher slurm --dist_init_method "file://$(pwd)/${exp}/.dist_init_$$")
+        [ "${ngpu}" -gt 0 ] || ddp+=(--dist_backend gloo)
+        log "training on ${num_nodes} nodes x ${ngpu} GPUs with srun; log: ${exp}/${name}.log"
+        mkdir -p "${exp}"
+        srun --nodes "${num_nodes}" --ntasks-per-node 1 python -m "${module}" --ngpu "${ngpu}" "${ddp[@]}" \
+            --output_dir "${exp}" --resume true "$@" >"${exp}/${name}.log" 2>&1 \
+            || { tail -n 25 "${exp}/${name}.log" >&2; die "training failed; the full log is ${exp}/${name}.log"; }
+        return
+    fi
+    [ "${ngpu}" -le 1 ] || ddp=(--multiprocessing_distributed true)
+    # A rerun resumes from ${exp}/checkpoint.pth; the interrupted run's log is kept as <name>.log.<n>.
+    if [ -f "${exp}/${name}.log" ]; then
+        local n=1
+        while [ -e "${exp}/${name}.log.${n}" ]; do n=$((n + 1)); done
+        mv "${exp}/${name}.log" "${exp}/${name}.log.${n}"
+    fi
+    log "training ${module} into ${exp} (follow it with: tail -f ${exp}/${name}.log)"
+    run_logged "${exp}/${name}.log" "${cuda_cmd}" python -m "${module}" --ngpu "${ngpu}" "${ddp[@]}" \
+        --output_dir "${exp}" --resume true "$@"
+}
+
+stage_8_train() {
+    require_task 8
+    local train_dump=${dumpdir}/raw/${data_train_set} valid_dump=${dumpdir}/raw/${valid_set} p
+    for p in ${shape_keys}; do
+        require "${stats_dir}/train/$(shape_file "${p}")" 7
+        require "${stats_dir}/valid/$(shape_file "${p}")" 7
+    done
+    require_file "${train_config}" --train_config
+    if "${use_lm}" && [ -z "${lm_file}" ]; then
+        require_file "${lm_config}" --lm_config
+        require "${lm_stats_dir}/train/$(shape_file text)" 7
+        # shellcheck disable=SC2046,SC2086
+        train_one espnet2.bin.lm_train "${lm_exp}" train --config "${lm_config}" --use_preprocessor true ${token_opts} \
+            --train_data_path_and_name_and_type "${train_dump}/text,text,text" \
+            --valid_data_path_and_name_and_type "${valid_dump}/text,text,text" \
+            $(shape_opts "${lm_stats_dir}" text 150) ${lm_args}
+        log "stage 8: the LM is in ${lm_exp}"
+    fi
+    local init_opts=""
+    for p in ${init_param}; do init_opts+=" --init_param ${p}"; done
+    # shellcheck disable=SC2046,SC2086
+    train_one "${train_module}" "${task_exp}" train --config "${train_config}" --use_preprocessor true ${token_opts} \
+        $(task_data_opts train "${train_dump}") $(task_data_opts valid "${valid_dump}") \
+        $(shape_opts "${stats_dir}" "${shape_keys}" "${fold_lengths}") ${init_opts} ${train_args}
+    log "stage 8: the model is in ${task_exp} ($(cd "${task_exp}" && ls -- *.pth 2>/dev/null | tr '\n' ' '))"
+}
+
+stage_9_inference() {
+    require_task 9
+    local model dir dset data n _nj logdir f lm_opts=()
+    model=$(inference_model_name)
+    require "${task_exp}/${model}" 8
+    require "${task_exp}/config.yaml" 8
+    require_file "${inference_config}" --inference_config
+    if "${use_lm}"; then
+        if [ -n "${lm_file}" ]; then require_file "$(lm_train_config)" "config of --lm_file:"; else require "$(lm_model_file)" 8; fi
+        lm_opts=(--lm_train_config "$(lm_train_config)" --lm_file "$(lm_model_file)")
+    fi
+    dir=$(decode_dir "${model}")
+    for dset in ${test_sets}; do
+        data=${dumpdir}/raw/${dset}
+        require "${data}/wav.scp" 4
+        logdir=${dir}/${dset}/logdir
+        n=$(wc -l <"${data}/wav.scp")
+        _nj=$(min "${inference_nj}" "${n}")
+        rm -rf "${logdir}"
+        mkdir -p "${logdir}"
+        split_scp.py --num_splits "${_nj}" --out_pattern "${logdir}/keys.JOB.scp" "${data}/wav.scp"
+        log "stage 9: ${dset}: ${n} utterances in ${_nj} jobs with ${model} (logs: ${logdir}/${task}_inference.*.log)"
+        # shellcheck disable=SC2046,SC2086
+        ${decode_cmd} JOB=1:"${_nj}" "${logdir}/${task}_inference.JOB.log" \
+            python -m "${inference_module}" --ngpu "${inference_ngpu}" --batch_size 1 \
+                $(task_data_opts test "${data}") --key_file "${logdir}/keys.JOB.scp" \
+                --${model_prefix}_train_config "${task_exp}/config.yaml" --${model_prefix}_model_file "${task_exp}/${model}" \
+                "${lm_opts[@]}" --config "${inference_config}" --output_dir "${logdir}/output.JOB" ${inference_args} \
+            || { tail -n 25 "${logdir}/${task}_inference.1.log" >&2; die "inference failed on ${dset}; see ${logdir}/${task}_inference.*.log"; }
+        for f in text token token_int score; do
+            [ -f "${logdir}/output.1/1best_recog/${f}" ] || continue
+            for n in $(seq "${_nj}"); do cat "${logdir}/output.${n}/1best_recog/${f}"; done | sort -k1,1 >"${dir}/${dset}/${f}"
+        done
+        require "${dir}/${dset}/text" 9
+        n=$(wc -l <"${dir}/${dset}/text")
+        log "stage 9: ${dset}: ${n} hypotheses in ${dir}/${dset}/text"
+    done
+}
+
+stage_10_score() {
+    require_task 10
+    local dir dset bpe_opts=()
+    dir=$(decode_dir "$(inference_model_name)")
+    [ "${token_type}" != bpe ] || bpe_opts=(--bpemodel "${token_dir}/bpe.model")
+    for dset in ${test_sets}; do
+        require "${dir}/${dset}/text" 9
+        python -m espnet2_speecht5.bin.score_asr --ref "${dumpdir}/raw/${dset}/text" --hyp "${dir}/${dset}/text" \
+            --utt2spk "${dumpdir}/raw/${dset}/utt2spk" --metrics "${score_metrics}" --token_type "${token_type}" \
+            "${bpe_opts[@]}" --outdir "${dir}/${dset}"
+    done
+    log "stage 10: sclite reports are in ${dir}/<set>/score_*/result.txt"
+}
+
+stage_11_report() {
+    require_task 11
+    local model
+    model=$(inference_model_name)
+    require "$(decode_dir "${model}")" 9
+    python -m espnet2_speecht5.bin.make_results --exp_dir "${task_exp}" --model_file "${task_exp}/${model}" \
+        --config "${task_exp}/config.yaml" --images "${task_exp}/images" \
+        --out "${task_exp}/RESULTS.md" --recipe_copy RESULTS.md >/dev/null
+    if [ -d "${task_exp}/images" ]; then
+        log "stage 11: plots in ${task_exp}/images: $(cd "${task_exp}/images" && find . -name '*.png' | sed 's|^\./||' | sort | tr '\n' ' ')"
+    fi
+    log "stage 11: wrote ${task_exp}/RESULTS.md and merged it into $(pwd)/RESULTS.md:"
+    cat "${task_exp}/RESULTS.md" >&2
+}
+
+packed_zip() { local model; model=$(inference_model_name); echo "${task_exp}/$(basename "${task_exp}")_${model%.pth}.zip"; }
+
+stage_12_pack() {
+    require_task 12
+    local model zip f opts=() configs=("${task_exp}/config.yaml")
+    model=$(inference_model_name)
+    require "${task_exp}/${model}" 8
+    require "${task_exp}/RESULTS.md" 11
+    zip=$(packed_zip)
+    if "${use_lm}"; then
+        require "$(lm_model_file)" 8
+        opts+=(--lm_train_config "$(lm_train_config)" --lm_file "$(lm_model_file)")
+        configs+=("$(lm_train_config)")
+    fi
+    # Files that the configs name (a sentencepiece model, feature statistics) travel with the model.
+    while read -r f; do
+        [ -n "${f}" ] && opts+=(--option "${f}")
+    done < <(python -m espnet2_speecht5.bin.export_model files "${configs[@]}")
+    opts+=(--option "${task_exp}/RESULTS.md")
+    [ ! -d "${task_exp}/images" ] || opts+=(--option "${task_exp}/images")
+    rm -f "${zip}"
+    python -m espnet2.bin.pack "${pack_kind}" --${model_prefix}_train_config "${task_exp}/config.yaml" \
+        --${model_prefix}_model_file "${task_exp}/${model}" "${opts[@]}" --outpath "${zip}" >"${task_exp}/pack.log" 2>&1 \
+        || { tail -n 20 "${task_exp}/pack.log" >&2; die "packing failed; see ${task_exp}/pack.log"; }
+    python -m espnet2_speecht5.bin.export_model check "${zip}"
+    log "stage 12: packed ${zip} ($(du -h "${zip}" | cut -f1))"
+}
+
+stage_13_publish() {
+    require_task 13
+    local zip corpus
+    zip=$(packed_zip)
+    require "${zip}" 12
+    corpus=$(basename "$(dirname "$(pwd)")")
+    python -m espnet2_speecht5.bin.export_model folder --zip "${zip}" --results "${task_exp}/RESULTS.md" \
+        --task "${task}" --corpus "${corpus}" --outdir "${task_exp}/export" --hf_repo "${hf_repo}"
+    if [ -n "${hf_repo}" ] && "${publish}"; then
+        python -m espnet2_speecht5.bin.export_model upload --folder "${task_exp}/export" --hf_repo "${hf_repo}"
+    elif [ -n "${hf_repo}" ]; then
+        log "stage 13: not uploading to ${hf_repo} (pass --publish true to upload)"
+    else
+        log "stage 13: not uploading (pass --hf_repo owner/name --publish true to upload)"
+    fi
+    log "stage 13: the export folder is ${task_exp}/export"
+}
 
 # ------------------------------------------------------------------------ main
 stage_names=(_ data augment dump filter tokens aux stats train inference score report pack publish)

@@ -128,11 +128,11 @@ def test_stage_2_is_logged_as_skipped_without_factors(asr_recipe: Path):
     assert "stage 2: skipped: no --speed_perturb_factors" in log
 
 
-def test_unbuilt_stage_fails_with_its_name(asr_recipe: Path):
+def test_stage_7_needs_the_training_config(asr_recipe: Path):
     proc = run(asr_recipe, "--stage", "6", "--stop_stage", "7")
     assert proc.returncode != 0
     assert "stage 6: skipped" in proc.stderr
-    assert "stage 7 is not implemented for task asr" in proc.stderr
+    assert "ERROR: --train_config conf/train.yaml does not exist" in proc.stderr
 
 
 def test_unknown_option_is_rejected(asr_recipe: Path):

@@ -1,0 +1,1 @@
+"""Packing and exporting trained models."""

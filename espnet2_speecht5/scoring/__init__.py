@@ -1,0 +1,1 @@
+"""Scoring: sclite error rates."""

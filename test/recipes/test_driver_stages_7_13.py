@@ -1,0 +1,171 @@
+"""Stages 7-13 of the driver for --task asr: order, require messages, and one full run.
+
+The full run uses ESPnet's own ASR model (``--train_module espnet2.bin.asr_train``), which has
+the same command line as ours, with a network of a few thousand parameters trained for one
+epoch: it checks the driver (statistics, resumable training, parallel decoding, sclite,
+RESULTS.md, pack, export), not the model.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from test_driver import make_toy_recipe, run
+
+from espnet2_speecht5.export.package import check_archive
+
+ESPNET_MODULES = ("--train_module", "espnet2.bin.asr_train", "--inference_module", "espnet2.bin.asr_inference")
+
+TINY_TRAIN = textwrap.dedent(
+    """\
+    frontend_conf: {n_fft: 256, hop_length: 128, n_mels: 20}
+    encoder: transformer
+    encoder_conf: {output_size: 16, attention_heads: 2, linear_units: 32, num_blocks: 1, input_layer: conv2d}
+    decoder: transformer
+    decoder_conf: {attention_heads: 2, linear_units: 32, num_blocks: 1}
+    model_conf: {ctc_weight: 0.3}
+    batch_type: folded
+    batch_size: 4
+    max_epoch: 1
+    num_workers: 0
+    num_att_plot: 0
+    best_model_criterion: [[valid, acc, max]]
+    keep_nbest_models: 1
+    optim: adam
+    optim_conf: {lr: 0.005}
+    """
+)
+TINY_DECODE = "beam_size: 2\nctc_weight: 0.3\n"
+
+
+@pytest.fixture(scope="module")
+def fresh_recipe(tmp_path_factory) -> Path:
+    """A toy ASR recipe where no stage has run."""
+    return make_toy_recipe(tmp_path_factory.mktemp("fresh"), "asr")
+
+
+@pytest.mark.parametrize(
+    "stage, message",
+    [
+        (7, "dump/raw/train/wav.scp does not exist: run stage 4 first (--stage 4)"),
+        (8, "exp/asr_stats_char/train/speech_shape does not exist: run stage 7 first"),
+        (9, "exp/asr_train_char/valid.acc.ave.pth does not exist: run stage 8 first (--stage 8)"),
+        (10, "exp/asr_train_char/decode_valid.acc.ave/dev/text does not exist: run stage 9 first"),
+        (11, "exp/asr_train_char/decode_valid.acc.ave does not exist: run stage 9 first"),
+        (12, "exp/asr_train_char/valid.acc.ave.pth does not exist: run stage 8 first"),
+        (13, "exp/asr_train_char/asr_train_char_valid.acc.ave.zip does not exist: run stage 12 first"),
+    ],
+)
+def test_each_stage_names_the_stage_to_run_first(fresh_recipe: Path, stage: int, message: str):
+    proc = run(fresh_recipe, "--stage", str(stage), "--stop_stage", str(stage))
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("task", ["tts", "sid"])
+def test_other_tasks_stop_at_stage_7(tmp_path: Path, task: str):
+    recipe = make_toy_recipe(tmp_path, task)
+    proc = run(recipe, "--stage", "7", "--stop_stage", "13")
+    assert proc.returncode != 0
+    assert f"stage 7 is not implemented for task {task}" in proc.stderr
+
+
+def test_bad_options_give_one_line(fresh_recipe: Path):
+    proc = run(fresh_recipe, "--stage", "9", "--stop_stage", "9", "--lm_file", "/no/such/lm.pth")
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1] == "ERROR: --lm_file /no/such/lm.pth does not exist"
+    proc = run(fresh_recipe, "--stage", "13", "--stop_stage", "13", "--publish", "true")
+    assert proc.stderr.strip().splitlines()[-1] == "ERROR: --publish true needs --hf_repo owner/name"
+
+
+def test_help_lists_the_new_options(fresh_recipe: Path):
+    proc = run(fresh_recipe, "--help")
+    for option in ("--ngpu", "--init_param", "--use_lm", "--lm_file", "--inference_model", "--hf_repo", "--publish"):
+        assert option in proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def trained_recipe(tmp_path_factory) -> tuple:
+    """The toy recipe after stages 1-13 with a one-epoch ESPnet model (about a minute and a half)."""
+    recipe = make_toy_recipe(tmp_path_factory.mktemp("full"), "asr")
+    (recipe / "conf").mkdir()
+    (recipe / "conf" / "train.yaml").write_text(TINY_TRAIN)
+    (recipe / "conf" / "decode.yaml").write_text(TINY_DECODE)
+    proc = run(recipe, "--stage", "1", "--stop_stage", "13", "--test_sets", "test", "--inference_nj", "2",
+               *ESPNET_MODULES)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return recipe, proc
+
+
+def test_full_run_writes_every_stage_output(trained_recipe):
+    recipe, proc = trained_recipe
+    exp = recipe / "exp" / "asr_train_char"
+    stats = recipe / "exp" / "asr_stats_char"
+    for mode in ("train", "valid"):
+        assert len((stats / mode / "speech_shape").read_text().splitlines()) == 12
+        assert len((stats / mode / "text_shape").read_text().splitlines()) == 12
+    assert (exp / "valid.acc.ave.pth").exists() and (exp / "checkpoint.pth").is_file()
+    decode = exp / "decode_valid.acc.ave" / "test"
+    assert len((decode / "text").read_text().splitlines()) == 12  # two jobs merged
+    assert (decode / "logdir" / "asr_inference.2.log").is_file()
+    for metric in ("wer", "cer"):
+        assert "Sum/Avg" in (decode / f"score_{metric}" / "result.txt").read_text()
+    for n in range(7, 14):
+        assert list((recipe / "exp" / "logs").glob(f"stage{n}_*.log"))
+    assert "stage 13: not uploading (pass --hf_repo owner/name --publish true to upload)" in proc.stderr
+
+
+def test_results_md_has_a_cer_row_in_the_recipe_and_the_exp(trained_recipe):
+    recipe, _ = trained_recipe
+    for path in (recipe / "RESULTS.md", recipe / "exp" / "asr_train_char" / "RESULTS.md"):
+        text = path.read_text()
+        cer = text[text.index("### CER"):]
+        assert "|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|" in cer
+        assert "|decode_valid.acc.ave/test|12|" in cer
+
+
+def test_pack_makes_a_zip_that_espnet_can_load(trained_recipe, tmp_path: Path):
+    recipe, _ = trained_recipe
+    exp = recipe / "exp" / "asr_train_char"
+    zip_path = exp / "asr_train_char_valid.acc.ave.zip"
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+        meta = yaml.safe_load(archive.read("meta.yaml"))
+    assert meta["yaml_files"] == {"asr_train_config": "exp/asr_train_char/config.yaml"}
+    assert "exp/asr_train_char/RESULTS.md" in names
+    unpacked = check_archive(zip_path, tmp_path / "cache")
+    # ESPnet's Speech2Text builds the model from the unpacked files and decodes one utterance.
+    code = textwrap.dedent(
+        f"""
+        import soundfile
+        from espnet2.bin.asr_inference import Speech2Text
+        s2t = Speech2Text(asr_train_config={unpacked['asr_train_config']!r},
+                          asr_model_file={unpacked['asr_model_file']!r}, beam_size=1, maxlenratio=0.2)
+        wav, rate = soundfile.read({str(next((recipe / 'wav').glob('*.wav')))!r})
+        print("HYP", s2t(wav)[0][0])
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "HYP" in proc.stdout
+    export = exp / "export"
+    assert (export / "meta.yaml").is_file() and (export / "README.md").is_file()
+    assert "|dataset|Snt|Wrd|" in (export / "README.md").read_text()
+
+
+def test_training_resumes_from_the_checkpoint(trained_recipe):
+    recipe, _ = trained_recipe
+    proc = run(recipe, "--stage", "8", "--stop_stage", "8", "--train_args", "--max_epoch 2", *ESPNET_MODULES)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    exp = recipe / "exp" / "asr_train_char"
+    log = (exp / "train.log").read_text()
+    assert "The training was resumed using exp/asr_train_char/checkpoint.pth" in log
+    assert "2epoch results" in log and "1epoch results" not in log
+    assert (exp / "train.log.1").is_file()  # the first run's log is kept
