@@ -1,0 +1,49 @@
+"""Train (or collect statistics for) SpeechT5 ASR with ESPnet's trainer.
+
+Every option of ``espnet2.bin.asr_train`` that applies is accepted; ``--print_config`` shows
+them all with their defaults. A configuration problem (unknown key in ``--net_conf`` or
+``--model_conf``, unreadable token list) stops with one ``ERROR:`` line.
+
+Example (from a recipe folder)::
+
+    python -m espnet2_speecht5.bin.asr_train --config conf/train.yaml \\
+        --token_list data/token_list/char/tokens.txt --token_type char \\
+        --train_data_path_and_name_and_type dump/raw/train/wav.scp,speech,sound \\
+        --train_data_path_and_name_and_type dump/raw/train/text,text,text \\
+        --valid_data_path_and_name_and_type dump/raw/dev/wav.scp,speech,sound \\
+        --valid_data_path_and_name_and_type dump/raw/dev/text,text,text \\
+        --train_shape_file exp/asr_stats/train/speech_shape \\
+        --valid_shape_file exp/asr_stats/valid/speech_shape --output_dir exp/asr
+
+Start from a converted checkpoint with ``--init_param model.pth::net``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+from espnet2_speecht5.bin.cli import fail
+from espnet2_speecht5.bin.quiet_imports import quiet_espnet
+from espnet2_speecht5.data.errors import DataError
+
+
+def main(cmd: Optional[List[str]] = None) -> None:
+    """Run ``ASRTask.main``; configuration errors become one line on stderr and exit status 1."""
+    with quiet_espnet():  # keep stdout clean for --print_config
+        from espnet2_speecht5.tasks.asr import ASRTask
+    args = sys.argv[1:] if cmd is None else cmd
+    try:
+        if "--print_config" in args:
+            # ASRTask.main would print to the stdout captured above (a default bound at import)
+            parsed = ASRTask.get_parser().parse_args(args)
+            if parsed.print_config:
+                ASRTask.print_config(file=sys.stdout)
+                return
+        ASRTask.main(cmd=args)
+    except DataError as err:
+        fail(str(err))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""Python inference APIs with ``from_pretrained`` (Speech2Text, ...)."""

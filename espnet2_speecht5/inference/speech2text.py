@@ -1,0 +1,209 @@
+"""Speech2Text: recognise a waveform with a trained SpeechT5 ASR model.
+
+Joint CTC/attention beam search (ESPnet's ``BatchBeamSearch``) with these scorers and weights:
+
+* ``decoder``: the attention decoder on its key/value cache, weight ``1 - ctc_weight``;
+* ``ctc``: ESPnet's CTC prefix scorer on the model's CTC head, weight ``ctc_weight``;
+* ``lm``: an optional language model of ESPnet's LM task, weight ``lm_weight``;
+* ``length_bonus``: ``penalty`` per token.
+
+Example::
+
+    speech2text = Speech2Text("exp/asr/config.yaml", "exp/asr/valid.acc.best.pth", beam_size=5)
+    text, tokens, token_ids, hyp = speech2text(waveform)[0]
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from espnet.nets.batch_beam_search import BatchBeamSearch
+from espnet.nets.beam_search import Hypothesis
+from espnet.nets.scorers.ctc import CTCPrefixScorer
+from espnet.nets.scorers.length_bonus import LengthBonus
+from espnet2.text.build_tokenizer import build_tokenizer
+from espnet2.text.token_id_converter import TokenIDConverter
+
+from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.models.asr import SpeechT5ASRModel
+from espnet2_speecht5.models.asr_scorer import SpeechT5DecoderScorer
+
+PathLike = Union[str, Path]
+Result = Tuple[Optional[str], List[str], List[int], Hypothesis]
+
+logger = logging.getLogger(__name__)
+
+
+def require_file(path: Optional[PathLike], what: str) -> Path:
+    """``path`` as a Path if it is an existing file; otherwise a one-line :class:`DataError` naming it."""
+    if path is None:
+        raise DataError(f"{what} is required")
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{what}: no such file: {p}")
+    return p
+
+
+def load_asr_model(config: PathLike, model_file: Optional[PathLike], device: str = "cpu") -> Tuple[Any, Any]:
+    """Build the model from its training ``config.yaml`` and load ``model_file``; returns (model, args)."""
+    from espnet2_speecht5.tasks.asr import ASRTask
+
+    config = require_file(config, "--asr_train_config")
+    if model_file is not None:
+        model_file = require_file(model_file, "--asr_model_file")
+    try:
+        model, args = ASRTask.build_model_from_file(config, model_file, device)
+    except RuntimeError as err:  # a state dict that does not fit the configuration
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"cannot load the model: {first}", model_file) from None
+    return model, args
+
+
+def load_lm(config: Optional[PathLike], lm_file: Optional[PathLike], device: str = "cpu") -> Optional[torch.nn.Module]:
+    """The scorer (``.lm``) of an ESPnet LM trained by ``espnet2.bin.lm_train``; None if neither file is given."""
+    if config is None and lm_file is None:
+        return None
+    from espnet2.tasks.lm import LMTask
+
+    lm_file = require_file(lm_file, "--lm_file")
+    config = require_file(config if config is not None else lm_file.parent / "config.yaml", "--lm_train_config")
+    try:
+        lm, _ = LMTask.build_model_from_file(config, lm_file, device)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"cannot load the language model: {first}", lm_file) from None
+    return lm.lm
+
+
+class Speech2Text:
+    """Waveform -> n-best list of (text, tokens, token ids, hypothesis).
+
+    Args:
+        asr_train_config: ``config.yaml`` written by training.
+        asr_model_file: the trained parameters (``*.pth``).
+        lm_train_config, lm_file: an optional language model (``espnet2.bin.lm_train``).
+        token_type, bpemodel: override the tokenizer of the training config.
+        device: ``cpu`` or ``cuda``.
+        beam_size: hypotheses kept; ctc_weight: CTC share of the model score (0..1);
+        lm_weight: language model weight; penalty: bonus per token;
+        maxlenratio: maximum output length as a ratio of encoder frames (0: until end is detected;
+        negative: an absolute length); minlenratio: the same for the minimum; nbest: results kept.
+    """
+
+    def __init__(
+        self,
+        asr_train_config: PathLike,
+        asr_model_file: Optional[PathLike] = None,
+        lm_train_config: Optional[PathLike] = None,
+        lm_file: Optional[PathLike] = None,
+        token_type: Optional[str] = None,
+        bpemodel: Optional[str] = None,
+        device: str = "cpu",
+        beam_size: int = 10,
+        ctc_weight: float = 0.3,
+        lm_weight: float = 0.0,
+        penalty: float = 0.0,
+        maxlenratio: float = 0.0,
+        minlenratio: float = 0.0,
+        nbest: int = 1,
+        dtype: str = "float32",
+    ) -> None:
+        if lm_file is not None or lm_train_config is not None:  # fail fast, before the ASR model loads
+            require_file(lm_file, "--lm_file")
+            if lm_train_config is not None:
+                require_file(lm_train_config, "--lm_train_config")
+        model, args = load_asr_model(asr_train_config, asr_model_file, device)
+        if not isinstance(model, SpeechT5ASRModel):
+            raise DataError(f"not a SpeechT5 ASR configuration ({type(model).__name__})", asr_train_config)
+        if not 0.0 <= ctc_weight <= 1.0:
+            raise DataError(f"ctc_weight must be in [0, 1], got {ctc_weight}")
+        model.to(dtype=getattr(torch, dtype)).eval()
+        self.model = model
+        self.asr_train_args = args
+        self.device = device
+        self.dtype = dtype
+        self.maxlenratio = maxlenratio
+        self.minlenratio = minlenratio
+        self.nbest = nbest
+        token_list = list(model.token_list or args.token_list)
+        self.token_list = token_list
+
+        scorers: Dict[str, Any] = dict(
+            decoder=SpeechT5DecoderScorer(model),
+            ctc=CTCPrefixScorer(ctc=model.ctc, eos=model.eos),
+            length_bonus=LengthBonus(len(token_list)),
+        )
+        weights = dict(decoder=1.0 - ctc_weight, ctc=ctc_weight, length_bonus=penalty, lm=lm_weight)
+        lm = load_lm(lm_train_config, lm_file, device)
+        if lm is not None:
+            lm.to(device=device, dtype=getattr(torch, dtype)).eval()
+            scorers["lm"] = lm
+        if lm is None and lm_weight != 0.0:
+            logger.warning("lm_weight %s is ignored: no language model given", lm_weight)
+        self.beam_search = BatchBeamSearch(
+            scorers=scorers,
+            weights=weights,
+            beam_size=beam_size,
+            vocab_size=len(token_list),
+            sos=model.sos,
+            eos=model.eos,
+            token_list=token_list,
+            pre_beam_score_key=None if ctc_weight == 1.0 else "full",
+        )
+        self.beam_search.to(device=device, dtype=getattr(torch, dtype)).eval()
+
+        token_type = token_type or args.token_type
+        bpemodel = bpemodel if bpemodel is not None else getattr(args, "bpemodel", None)
+        if token_type == "bpe" and bpemodel is None:
+            raise DataError("token_type bpe needs --bpemodel")
+        self.tokenizer = build_tokenizer(token_type=token_type, bpemodel=bpemodel) if token_type else None
+        self.converter = TokenIDConverter(token_list=token_list)
+
+    @classmethod
+    def from_pretrained(cls, model_tag: Optional[str] = None, **kwargs: Any) -> Speech2Text:
+        """Build from a packed model: a local model-zoo zip (or a name espnet_model_zoo can fetch).
+
+        Extra keyword arguments (``beam_size``, ``ctc_weight``, ...) go to the constructor.
+        """
+        if model_tag:
+            from espnet_model_zoo.downloader import ModelDownloader
+
+            if Path(model_tag).suffix == ".zip" and not Path(model_tag).is_file():
+                raise DataError(f"no such model file: {model_tag}")
+            unpacked = ModelDownloader().download_and_unpack(model_tag)
+            for key, value in unpacked.items():
+                kwargs.setdefault(key, value)
+        return cls(**kwargs)
+
+    @torch.no_grad()
+    def __call__(self, speech: Union[torch.Tensor, np.ndarray]) -> List[Result]:
+        """Recognise one utterance.
+
+        Args:
+            speech: (L,) waveform at 16 kHz (a (1, L) batch is accepted too).
+
+        Returns:
+            up to ``nbest`` tuples (text, tokens, token ids, hypothesis), best first.
+        """
+        if isinstance(speech, np.ndarray):
+            speech = torch.from_numpy(speech)
+        if speech.dim() == 2:
+            if speech.size(0) != 1:
+                raise ValueError("Speech2Text takes one utterance at a time")
+            speech = speech[0]
+        speech = speech.to(device=self.device, dtype=getattr(torch, self.dtype))[None]
+        lengths = torch.tensor([speech.size(1)], dtype=torch.long, device=self.device)
+        enc, _ = self.model.encode(speech, lengths)
+        hyps = self.beam_search(x=enc.hidden[0], maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)
+        results: List[Result] = []
+        for hyp in hyps[: self.nbest]:
+            token_int = [int(t) for t in hyp.yseq[1:-1].tolist()]
+            token_int = [t for t in token_int if t not in (self.model.blank_id, self.model.eos)]
+            tokens = self.converter.ids2tokens(token_int)
+            text = self.tokenizer.tokens2text(tokens) if self.tokenizer is not None else None
+            results.append((text, tokens, token_int, hyp))
+        return results
