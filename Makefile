@@ -7,8 +7,7 @@ SHELL := /bin/bash
 VENV ?= tools/venv
 PYTHON := $(VENV)/bin/python
 DEMO_RECIPE ?= egs2/mini_speecht5/asr1
-# The last stage that exists today for the main recipe.
-DEMO_STOP_STAGE ?= 5
+DEMO_STOP_STAGE ?= 13
 PYTEST_ARGS ?=
 
 .PHONY: install demo test lint clean-demo

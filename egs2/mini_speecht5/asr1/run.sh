@@ -8,5 +8,6 @@ set -euo pipefail
     --valid_set dev \
     --test_sets "dev test" \
     --token_type char \
+    --inference_model valid.acc.best.pth \
     --local_data_opts "--task asr" \
     "$@"
