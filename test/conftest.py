@@ -26,6 +26,13 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def mini_corpus_env(tmp_path_factory) -> Dict[str, str]:
+    """Environment that makes the mini_speecht5 recipes generate their corpus once per test
+    session, in a temporary folder instead of the repository."""
+    return {"MINI_SPEECHT5": str(tmp_path_factory.mktemp("mini_corpus") / "mini_speecht5")}
+
+
 def copy_recipe(corpus: str, task_dir: str, dest_root: Path) -> Path:
     """Make a working copy of ``egs2/<corpus>/<task_dir>`` under ``dest_root``.
 

@@ -12,12 +12,6 @@ from conftest import copy_recipe, run_recipe
 MINI_TASKS = ["asr", "tts", "st", "vc", "sid", "se", "pretrain"]
 
 
-@pytest.fixture(scope="session")
-def mini_corpus_env(tmp_path_factory) -> dict:
-    """Generate the offline corpus once per test session, outside the repository."""
-    return {"MINI_SPEECHT5": str(tmp_path_factory.mktemp("mini_corpus") / "mini_speecht5")}
-
-
 def check_dump(recipe: Path, dset: str) -> int:
     """Check a dumped set (16 kHz mono FLAC, lengths recorded) and return its utterance count."""
     dumped = recipe / "dump" / "raw" / dset
