@@ -12,10 +12,9 @@ Layout of the corpus root (paths inside the TSV files are relative to the root):
     .done                          JSON of the configuration, written last
 
 Sentences are split into train, dev and test (disjoint).  Each sentence is read by
-``readers`` of the voices (two by default), chosen in rotation so that every voice reads
-sentences of every set, with cross-gender and same-gender pairs of readers (see readers_of).
-``build_corpus`` returns at once when ``.done`` holds the same configuration; otherwise it
-removes its own earlier output and starts again.
+``readers`` of the voices, chosen in rotation so that every voice reads sentences of every set
+and each sentence has female and male readers.  ``build_corpus`` returns at once when ``.done``
+holds the same configuration; otherwise it removes its own earlier output and starts again.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import atomic_write_text
 from espnet2_speecht5.data.splits import tail_split
 
-VERSION = 2
+VERSION = 1
 STAMP = ".done"
 MANIFEST_COLUMNS = (
     "utt",
@@ -90,10 +89,10 @@ class MiniConfig:
     """
 
     seed: int = 0
-    n_train: int = 300
-    n_dev: int = 50
-    n_test: int = 50
-    readers: int = 2
+    n_train: int = 150
+    n_dev: int = 25
+    n_test: int = 25
+    readers: int = 4
     n_text: int = 1000
     snrs: Tuple[float, ...] = (0.0, 5.0, 10.0, 15.0)
     noise_kinds: Tuple[str, ...] = NOISE_KINDS
@@ -173,35 +172,16 @@ def sentence_ids(count: int) -> List[str]:
 
 
 def readers_of(index: int, speakers: Sequence[Voice], readers: int) -> List[Voice]:
-    """The voices that read sentence number ``index`` (``speakers``: female voices first, then male).
-
-    With two readers, the first voice rotates through all speakers and its partner alternates
-    between a voice of the other gender (even sentences) and the next voice of the same gender
-    (odd sentences), so that parallel pairs of both kinds exist.  With more readers, the voices
-    are a rotation with a stride that spreads them over the list.
-    """
+    """The voices that read sentence number ``index``: a rotation through ``speakers`` with a
+    stride that spreads the readers over the list (female voices first, then male)."""
     n = len(speakers)
-    if readers == 2:
-        half = n // 2
-        first = (index // 2) % n  # each voice leads two consecutive sentences
-        if index % 2 == 0:
-            partner = (first + half) % n
-        else:
-            base = 0 if first < half else half
-            partner = base + (first - base + 1) % half
-        return [speakers[first], speakers[partner]]
     stride = max(1, n // readers)  # stride * readers <= n, so the picks are distinct
     return [speakers[(index + stride * k) % n] for k in range(readers)]
 
 
 def vc_pairs_of(index: int, voices: Sequence[Voice]) -> List[Tuple[Voice, Voice]]:
-    """Source -> target pairs among one sentence's readers.
-
-    Two readers give one pair whose direction flips every other pair of sentences; with more,
-    neighbours pair on even sentences and opposite halves (often across genders) on odd ones.
-    """
-    if len(voices) == 2:
-        return [(voices[0], voices[1])] if (index // 2) % 2 == 0 else [(voices[1], voices[0])]
+    """Source -> target pairs among one sentence's readers: neighbours on even sentences,
+    opposite halves (often across genders) on odd ones, so both kinds of pair occur."""
     half = len(voices) // 2
     if index % 2 == 0:
         return [(voices[2 * k], voices[2 * k + 1]) for k in range(half)]
