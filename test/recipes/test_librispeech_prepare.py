@@ -203,7 +203,7 @@ def test_remap_text_embedding_puts_each_pretrained_row_at_our_network_id(tmp_pat
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "7 of 8 tokens take their pre-trained row; random rows for: Q" in proc.stdout
-    new = torch.load(tmp_path / "out.pth")
+    new = torch.load(tmp_path / "out.pth", weights_only=True)
     assert torch.equal(new["encoder.x"], other)
     emb = new[embed_key]
     assert emb.shape == (8, 3)
