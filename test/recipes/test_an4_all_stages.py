@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_recipe, run_recipe
+from repo_testing import copy_recipe, run_recipe
 
 MINI_AN4 = "mini_an4"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from conftest import REPO_ROOT
+from repo_testing import REPO_ROOT
 
 MAKE_DATA = textwrap.dedent(
     '''

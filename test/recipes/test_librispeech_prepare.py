@@ -20,7 +20,7 @@ import soundfile as sf
 
 from espnet2_speecht5.data.kaldi_dir import read_map
 
-from conftest import REPO_ROOT, copy_recipe
+from repo_testing import REPO_ROOT, copy_recipe
 
 LOCAL = REPO_ROOT / "egs2" / "librispeech_100" / "local"
 SUBSETS = ("train-clean-100", "dev-clean", "dev-other", "test-clean", "test-other")

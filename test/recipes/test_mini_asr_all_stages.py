@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from conftest import copy_recipe, run_recipe
+from repo_testing import copy_recipe, run_recipe
 
 SMALL_TRAIN = textwrap.dedent(
     """\

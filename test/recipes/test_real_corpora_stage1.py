@@ -25,7 +25,7 @@ import soundfile as sf
 
 from espnet2_speecht5.data.kaldi_dir import REQUIRED_FILES, iter_lines, read_map, utt2spk_to_spk2utt
 
-from conftest import REPO_ROOT, SHARED_DATA, copy_recipe
+from repo_testing import REPO_ROOT, SHARED_DATA, copy_recipe
 
 CORPUS_VARS = ("CATHY_ARCTIC", "VCC2016", "FSDD", "AN4")
 SETS = ("train", "dev", "test")

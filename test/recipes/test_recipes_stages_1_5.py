@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from conftest import copy_recipe, run_recipe
+from repo_testing import copy_recipe, run_recipe
 
 MINI_TASKS = ["asr", "tts", "st", "vc", "sid", "se", "pretrain"]
 

@@ -11,7 +11,7 @@ from espnet2_speecht5.export.model_card import model_card
 from espnet2_speecht5.report.results_md import TABLE_HEADER, collect_scores, make_results_md, merge_into
 from espnet2_speecht5.scoring.sclite import find_sclite, score
 
-from conftest import REPO_ROOT
+from repo_testing import REPO_ROOT
 
 
 @pytest.fixture()

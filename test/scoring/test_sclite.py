@@ -20,7 +20,7 @@ from espnet2_speecht5.scoring.sclite import (
     write_trn_pair,
 )
 
-from conftest import REPO_ROOT
+from repo_testing import REPO_ROOT
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import REPO_ROOT
+from repo_testing import REPO_ROOT
 
 
 def test_sigterm_stops_the_jobs(tmp_path: Path):
