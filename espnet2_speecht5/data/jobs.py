@@ -13,11 +13,13 @@ and a single argument is taken as a complete shell command (``run.py log/x.log "
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +32,7 @@ SHELL_OPERATORS = frozenset({"|", "||", "&&", ";", "&", ">", ">>", "<", "2>", "2
 _SPEC = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+)(?::(\d+))?$")
 _MAX_LAST_LINE = 300
 _FOOTER = re.compile(r"^# (run|slurm)\.py: exit code ")
+_PR_SET_PDEATHSIG = 1  # prctl option, from <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,34 @@ class _Running:
     started: float
 
 
+def _stop_with_parent(parent: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that has Linux send SIGTERM to the job when the runner dies, even by SIGKILL.
+
+    Without it, ``kill -9`` of the runner (or of the recipe's whole process group) would leave
+    the job, which runs in a session of its own, training on; a rerun would then race it.
+    """
+
+    def preexec() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):  # not Linux: no parent-death signal
+            return
+        if os.getppid() != parent:  # the runner died before prctl took effect
+            os._exit(128 + signal.SIGTERM)
+
+    return preexec
+
+
+def _job_shell_command(args: Sequence[str]) -> str:
+    """The command bash runs: ``exec``-ed when it is one plain command, so that the parent-death
+    signal, which survives ``execve`` but not ``fork``, reaches the program itself."""
+    command = shell_command(args)
+    if len(args) > 1 and not any(a in SHELL_OPERATORS for a in args):
+        return "exec " + command
+    return command
+
+
 def _start_job(request: JobRequest, job: int, prog: str) -> _Running:
     log = Path(request.jobs.substitute(request.log, job))
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -160,12 +191,14 @@ def _start_job(request: JobRequest, job: int, prog: str) -> _Running:
     header = f"# {command}\n# {prog}: {request.jobs.label(job)} started at {datetime.now():%Y-%m-%d %H:%M:%S}\n"
     handle.write(header.encode("utf-8"))
     handle.flush()
+    args = [request.jobs.substitute(a, job) for a in request.command]
     proc = subprocess.Popen(
-        ["bash", "-o", "pipefail", "-c", command],
+        ["bash", "-o", "pipefail", "-c", _job_shell_command(args)],
         stdin=subprocess.DEVNULL,
         stdout=handle,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=_stop_with_parent(os.getpid()) if sys.platform.startswith("linux") else None,
     )
     return _Running(job, log, command, proc, handle, handle.tell(), time.monotonic())
 
