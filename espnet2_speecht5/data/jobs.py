@@ -186,12 +186,12 @@ def _job_shell_command(args: Sequence[str]) -> str:
 def _start_job(request: JobRequest, job: int, prog: str) -> _Running:
     log = Path(request.jobs.substitute(request.log, job))
     log.parent.mkdir(parents=True, exist_ok=True)
-    command = shell_command([request.jobs.substitute(a, job) for a in request.command])
+    args = [request.jobs.substitute(a, job) for a in request.command]
+    command = shell_command(args)
     handle = open(log, "wb")  # closed in _finish_job
     header = f"# {command}\n# {prog}: {request.jobs.label(job)} started at {datetime.now():%Y-%m-%d %H:%M:%S}\n"
     handle.write(header.encode("utf-8"))
     handle.flush()
-    args = [request.jobs.substitute(a, job) for a in request.command]
     proc = subprocess.Popen(
         ["bash", "-o", "pipefail", "-c", _job_shell_command(args)],
         stdin=subprocess.DEVNULL,
