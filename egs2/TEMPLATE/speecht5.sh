@@ -47,6 +47,7 @@ lm_config=
 # Statistics and training (stages 7-8)
 stats_nj=${nj}        # parallel jobs for the statistics
 ngpu=0                # GPUs per training job (0: CPU); >1: one process per GPU (DDP)
+train_threads=        # CPU threads of the training process; default: $OMP_NUM_THREADS (path.sh: 1 unless set)
 num_nodes=1           # >1: multi-node DDP through srun (run the driver inside a Slurm allocation)
 init_param=           # e.g. "exp/pretrained/model.pth:encoder:encoder" (space-separated list)
 train_args=           # extra options for the training module
@@ -94,6 +95,7 @@ Options (default in brackets):
   --dumpdir DIR [${dumpdir}], --expdir DIR [${expdir}]
  Training (7-8):
   --stats_nj N [${stats_nj}]  --ngpu N [${ngpu}]  --num_nodes N [${num_nodes}]
+  --train_threads N           CPU threads for training [\$OMP_NUM_THREADS: 1 unless set]
   --init_param 'path[:src:dst[:exclude]] ...'   initial parameters (e.g. a converted checkpoint)
   --train_args '...'          extra options for the training module
   --exp_tag TAG (or --asr_tag TAG)   experiment folder ${expdir}/<task>_TAG
@@ -446,9 +448,12 @@ train_one() {  # train_one <module> <exp dir> <log name> <options...>: single no
         while [ -e "${exp}/${name}.log.${n}" ]; do n=$((n + 1)); done
         mv "${exp}/${name}.log" "${exp}/${name}.log.${n}"
     fi
-    log "training ${module} into ${exp} (follow it with: tail -f ${exp}/${name}.log)"
-    run_logged "${exp}/${name}.log" "${cuda_cmd}" python -m "${module}" --ngpu "${ngpu}" "${ddp[@]}" \
-        --output_dir "${exp}" --resume true "$@"
+    # A thread count changes the order of the arithmetic, so results match exactly only between
+    # runs with the same count; the default keeps path.sh's OMP_NUM_THREADS (1 unless set).
+    local threads=${train_threads:-${OMP_NUM_THREADS:-1}}
+    log "training ${module} into ${exp} with ${threads} CPU thread(s) (follow it with: tail -f ${exp}/${name}.log)"
+    OMP_NUM_THREADS=${threads} run_logged "${exp}/${name}.log" "${cuda_cmd}" python -m "${module}" --ngpu "${ngpu}" \
+        "${ddp[@]}" --output_dir "${exp}" --resume true "$@"
 }
 
 stage_8_train() {

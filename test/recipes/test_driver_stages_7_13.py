@@ -153,6 +153,15 @@ def test_pack_makes_a_zip_that_espnet_can_load(trained_recipe, tmp_path: Path):
     assert "|dataset|Snt|Wrd|" in (export / "README.md").read_text()
 
 
+def test_training_threads_default_to_one_and_follow_the_option(trained_recipe):
+    recipe, _ = trained_recipe
+    stage_log = recipe / "exp" / "logs" / "stage8_train.log"
+    assert "into exp/asr_train_char with 1 CPU thread(s)" in stage_log.read_text()
+    again = run(recipe, "--stage", "8", "--stop_stage", "8", "--train_threads", "2")  # finished: resumes, no epoch
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "into exp/asr_train_char with 2 CPU thread(s)" in stage_log.read_text()
+
+
 def test_training_resumes_from_the_checkpoint(trained_recipe):
     recipe, _ = trained_recipe
     proc = run(recipe, "--stage", "8", "--stop_stage", "8", "--train_args", "--max_epoch 2")
