@@ -183,6 +183,17 @@ def test_data_sh_names_a_missing_subset(tmp_path: Path):
 # ----------------------------------------------------------------------- the pre-trained embedding
 
 
+def run_remap(tmp_path: Path) -> subprocess.CompletedProcess:
+    """Run local/remap_text_embedding.py on base.pth, dict.txt and tokens.txt in ``tmp_path``."""
+    return subprocess.run(
+        [sys.executable, str(LOCAL / "remap_text_embedding.py"), "--checkpoint", str(tmp_path / "base.pth"),
+         "--dict", str(tmp_path / "dict.txt"), "--token_list", str(tmp_path / "tokens.txt"),
+         "--output", str(tmp_path / "out.pth")],
+        capture_output=True,
+        text=True,
+    )
+
+
 def test_remap_text_embedding_puts_each_pretrained_row_at_our_network_id(tmp_path: Path):
     import torch
 
@@ -194,13 +205,7 @@ def test_remap_text_embedding_puts_each_pretrained_row_at_our_network_id(tmp_pat
     (tmp_path / "dict.txt").write_text("\u2581 100\ne 50\nt 40\n' 3\n")
     tokens = ["<blank>", "<unk>", "<space>", "E", "T", "'", "Q", "<sos/eos>"]
     (tmp_path / "tokens.txt").write_text("\n".join(tokens) + "\n")
-    proc = subprocess.run(
-        [sys.executable, str(LOCAL / "remap_text_embedding.py"), "--checkpoint", str(tmp_path / "base.pth"),
-         "--dict", str(tmp_path / "dict.txt"), "--token_list", str(tmp_path / "tokens.txt"),
-         "--output", str(tmp_path / "out.pth")],
-        capture_output=True,
-        text=True,
-    )
+    proc = run_remap(tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "7 of 8 tokens take their pre-trained row; random rows for: Q" in proc.stdout
     new = torch.load(tmp_path / "out.pth", weights_only=True)
@@ -219,13 +224,7 @@ def test_remap_text_embedding_names_a_bad_dictionary_line(tmp_path: Path):
     torch.save({"text_decoder_prenet.embed_tokens.weight": torch.zeros(6, 2)}, tmp_path / "base.pth")
     (tmp_path / "dict.txt").write_text("a 1\nb\n")
     (tmp_path / "tokens.txt").write_text("<blank>\n<unk>\na\n<sos/eos>\n")
-    proc = subprocess.run(
-        [sys.executable, str(LOCAL / "remap_text_embedding.py"), "--checkpoint", str(tmp_path / "base.pth"),
-         "--dict", str(tmp_path / "dict.txt"), "--token_list", str(tmp_path / "tokens.txt"),
-         "--output", str(tmp_path / "out.pth")],
-        capture_output=True,
-        text=True,
-    )
+    proc = run_remap(tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == f"ERROR: {tmp_path / 'dict.txt'}:2: expected '<symbol> <count>'"
 
