@@ -23,26 +23,12 @@ from __future__ import annotations
 import sys
 from typing import List, Optional
 
-from espnet2_speecht5.bin.cli import fail
-from espnet2_speecht5.bin.quiet_imports import quiet_espnet
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.bin.train_main import run_task
 
 
 def main(cmd: Optional[List[str]] = None) -> None:
     """Run ``ASRTask.main``; configuration errors become one line on stderr and exit status 1."""
-    with quiet_espnet():  # keep stdout clean for --print_config
-        from espnet2_speecht5.tasks.asr import ASRTask
-    args = sys.argv[1:] if cmd is None else cmd
-    try:
-        if "--print_config" in args:
-            # ASRTask.main would print to the stdout captured above (a default bound at import)
-            parsed = ASRTask.get_parser().parse_args(args)
-            if parsed.print_config:
-                ASRTask.print_config(file=sys.stdout)
-                return
-        ASRTask.main(cmd=args)
-    except DataError as err:
-        fail(str(err))
+    run_task("espnet2_speecht5.tasks.asr", "ASRTask", cmd)
 
 
 if __name__ == "__main__":

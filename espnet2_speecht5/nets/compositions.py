@@ -107,10 +107,18 @@ class _SpeechDecoding(nn.Module):
         last_frame: torch.Tensor,
         cache: DecoderCache,
         speaker: Optional[torch.Tensor] = None,
+        attention_sink: Optional[List[torch.Tensor]] = None,
     ) -> torch.Tensor:
-        """One generation step: last_frame (B, 1, mel) -> decoder hidden (B, 1, D); the cache grows by one."""
+        """One generation step: last_frame (B, 1, mel) -> decoder hidden (B, 1, D); the cache grows by one.
+
+        With ``attention_sink`` (a list), this step's cross-attention weights are appended to it,
+        stacked over blocks: (L, B, H, 1, S).
+        """
         x = self.speech_decoder_prenet(last_frame, speaker, start=cache.length)
-        return self.decoder(x, enc.hidden, None, enc.valid, cache).hidden
+        out = self.decoder(x, enc.hidden, None, enc.valid, cache, need_weights=attention_sink is not None)
+        if attention_sink is not None:
+            attention_sink.append(torch.stack(out.cross_attentions))
+        return out.hidden
 
 
 class SpeechToText(_SpeechEncoding):

@@ -56,11 +56,14 @@ def greedy_speech_to_text(
 @dataclass
 class GeneratedSpeech:
     """mel: (B, T, num_mel_bins) after the post-net, zero-padded; lengths: (B,) frames;
-    mel_before: the same before the post-net."""
+    mel_before: the same before the post-net; stop_probs: (B, T) stop probabilities per frame;
+    attention: (L, B, H, T / r, S) cross-attention weights per decoder block, when asked for."""
 
     mel: torch.Tensor
     lengths: torch.Tensor
     mel_before: torch.Tensor
+    stop_probs: Optional[torch.Tensor] = None
+    attention: Optional[torch.Tensor] = None
 
 
 @torch.no_grad()
@@ -72,6 +75,7 @@ def generate_speech(
     minlenratio: float = 0.0,
     maxlenratio: float = 20.0,
     fixed_steps: Optional[int] = None,
+    return_attention: bool = False,
 ) -> GeneratedSpeech:
     """Autoregressive mel generation, r frames per step.
 
@@ -85,6 +89,7 @@ def generate_speech(
         net: a text-to-speech or speech-to-speech network (eval mode; pre-net dropout as configured).
         enc: its encoder output (from ``net.encode``).
         speaker: (B, speaker_embedding_dim) x-vectors.
+        return_attention: also return the cross-attention weights of every step.
 
     Returns:
         :class:`GeneratedSpeech`; the post-net runs on each row's own frames only.
@@ -101,16 +106,20 @@ def generate_speech(
     frame = enc.hidden.new_zeros(batch, 1, cfg.num_mel_bins)
     cache = net.decoder.new_cache()
     steps: List[torch.Tensor] = []
+    probs: List[torch.Tensor] = []
+    attention: Optional[List[torch.Tensor]] = [] if return_attention else None
     stop_step = torch.zeros(batch, dtype=torch.long)
     for step in range(1, maxlen + 1):
-        hidden = net.decode_step(enc, frame, cache, speaker)
+        hidden = net.decode_step(enc, frame, cache, speaker, attention)
         frames = net.speech_decoder_postnet.frames(hidden)  # (B, r, mel)
+        stop = torch.sigmoid(net.speech_decoder_postnet.stop_logits(hidden))  # (B, r)
         steps.append(frames)
+        probs.append(stop)
         frame = frames[:, -1:]
         if step < minlen:
             continue
         if step < maxlen and fixed_steps is None:
-            prob = torch.sigmoid(net.speech_decoder_postnet.stop_logits(hidden)).sum(-1).cpu()
+            prob = stop.sum(-1).cpu()
             newly = (stop_step == 0) & (prob >= threshold)
         else:
             newly = stop_step == 0
@@ -118,6 +127,7 @@ def generate_speech(
         if bool((stop_step > 0).all()):
             break
     before = torch.cat(steps, dim=1)
+    stop_probs = torch.cat(probs, dim=1)
     lengths = stop_step * r
     total = int(lengths.max())
     mel = before.new_zeros(batch, total, cfg.num_mel_bins)
@@ -126,4 +136,5 @@ def generate_speech(
         n = int(lengths[row])
         mel_before[row, :n] = before[row, :n]
         mel[row, :n] = net.speech_decoder_postnet.refine(before[row : row + 1, :n])[0]
-    return GeneratedSpeech(mel, lengths, mel_before)
+    weights = torch.cat(attention, dim=3) if attention else None  # (L, B, H, steps, S)
+    return GeneratedSpeech(mel, lengths, mel_before, stop_probs[:, :total], weights)

@@ -1,0 +1,32 @@
+"""The body of every ``<task>_train`` entry point: run an ESPnet task, one-line configuration errors."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import List, Optional
+
+from espnet2_speecht5.bin.cli import fail
+from espnet2_speecht5.bin.quiet_imports import quiet_espnet
+from espnet2_speecht5.data.errors import DataError
+
+
+def run_task(module: str, class_name: str, cmd: Optional[List[str]] = None) -> None:
+    """Import ``module.class_name`` (an ``AbsTask``) and run its ``main`` on ``cmd``.
+
+    Configuration problems (:class:`DataError`) become one ``ERROR:`` line and exit status 1.
+    ``--print_config`` prints to the real stdout (ESPnet binds its default at import time,
+    which happens here under :func:`quiet_espnet`).
+    """
+    with quiet_espnet():  # keep stdout clean for --print_config
+        task = getattr(importlib.import_module(module), class_name)
+    args = sys.argv[1:] if cmd is None else cmd
+    try:
+        if "--print_config" in args:
+            parsed = task.get_parser().parse_args(args)
+            if parsed.print_config:
+                task.print_config(file=sys.stdout)
+                return
+        task.main(cmd=args)
+    except DataError as err:
+        fail(str(err))

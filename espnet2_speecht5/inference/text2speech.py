@@ -1,0 +1,196 @@
+"""Text2Speech: synthesise speech with a trained SpeechT5 TTS model.
+
+Text is tokenised with the training configuration's tokenizer; characters outside the token
+list become ``<unk>`` and are named in one warning per call. Generation runs a batch of
+utterances at once on the decoder's key/value cache (:func:`~espnet2_speecht5.nets.greedy.generate_speech`),
+stopping each one when its stop probabilities reach ``threshold`` (within the min/max length
+ratios). A vocoder (Griffin-Lim by default, or HiFi-GAN) turns the log-mel into a waveform.
+
+Example::
+
+    tts = Text2Speech("exp/tts/config.yaml", "exp/tts/valid.loss.best.pth")
+    result = tts(["the pen is red"], spembs=xvector[None])[0]
+    soundfile.write("out.wav", result.wav, tts.sample_rate)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence, Set, Tuple, Union
+
+import numpy as np
+import torch
+from espnet2.text.build_tokenizer import build_tokenizer
+from espnet2.text.token_id_converter import TokenIDConverter
+
+from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.inference.speech2text import PathLike, require_file
+from espnet2_speecht5.models.tts import SpeechT5TTSModel
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SynthesisResult:
+    """One utterance: mel (T, 80) log10 after the post-net, wav (T·256,) or None without a vocoder,
+    stop_probs (T,), attention (L, H, T / r, S) cross-attention per decoder block (or None)."""
+
+    mel: np.ndarray
+    wav: Optional[np.ndarray]
+    stop_probs: np.ndarray
+    attention: Optional[np.ndarray]
+
+
+def load_tts_model(config: PathLike, model_file: Optional[PathLike], device: str = "cpu") -> Tuple[Any, Any]:
+    """Build the model from its training ``config.yaml`` and load ``model_file``; returns (model, args)."""
+    from espnet2_speecht5.tasks.tts import TTSTask
+
+    config = require_file(config, "--train_config")
+    if model_file is not None:
+        model_file = require_file(model_file, "--model_file")
+    try:
+        model, args = TTSTask.build_model_from_file(config, model_file, device)
+    except RuntimeError as err:  # a state dict that does not fit the configuration, or a corrupt file
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"cannot load the model: {first}", model_file) from None
+    if not isinstance(model, SpeechT5TTSModel):
+        raise DataError(f"not a SpeechT5 TTS configuration ({type(model).__name__})", config)
+    return model, args
+
+
+class Text2Speech:
+    """Text (+ speaker x-vector) -> log-mel and waveform.
+
+    Args:
+        train_config, model_file: ``config.yaml`` and ``*.pth`` of a TTS training run.
+        device: ``cpu`` or ``cuda``.
+        threshold: stop when the r stop probabilities of a step sum to at least this.
+        minlenratio, maxlenratio: decoder steps between int(N·ratio / r) for N input tokens.
+        vocoder: ``griffin_lim``, ``hifigan`` (with ``vocoder_file``) or ``none`` (mel only).
+        vocoder_file: HiFi-GAN weights: a transformers SpeechT5HifiGan folder or the official checkpoint.
+        prenet_dropout: keep the speech-decoder pre-net dropout on while generating (None: the
+            model's ``prenet_dropout_at_inference``).
+        seed: seeds the pre-net dropout, so that a run is reproducible.
+    """
+
+    def __init__(
+        self,
+        train_config: PathLike,
+        model_file: Optional[PathLike] = None,
+        device: str = "cpu",
+        threshold: float = 0.5,
+        minlenratio: float = 0.0,
+        maxlenratio: float = 10.0,
+        vocoder: str = "griffin_lim",
+        vocoder_file: Optional[str] = None,
+        prenet_dropout: Optional[bool] = None,
+        seed: int = 0,
+    ) -> None:
+        model, args = load_tts_model(train_config, model_file, device)
+        model.eval()
+        if prenet_dropout is not None:
+            model.net.speech_decoder_prenet.always_dropout = prenet_dropout
+        self.model = model
+        self.train_args = args
+        self.device = device
+        self.threshold = threshold
+        self.minlenratio = minlenratio
+        self.maxlenratio = maxlenratio
+        self.seed = seed
+        self.token_list = list(model.token_list or args.token_list)
+        self.tokenizer = build_tokenizer(
+            token_type=args.token_type,
+            bpemodel=getattr(args, "bpemodel", None),
+            non_linguistic_symbols=getattr(args, "non_linguistic_symbols", None),
+            g2p_type=getattr(args, "g2p", None),
+        )
+        self.converter = TokenIDConverter(token_list=self.token_list)
+        self.known = set(self.token_list)
+        self.vocoder = None
+        if vocoder != "none":
+            from espnet2_speecht5.vocoder import build_vocoder
+
+            self.vocoder = build_vocoder(vocoder, vocoder_file)
+
+    @property
+    def sample_rate(self) -> int:
+        return 16000
+
+    @property
+    def uses_speaker_embedding(self) -> bool:
+        return self.model.use_speaker_embedding
+
+    def token_ids(self, text: str, utt: Optional[str] = None, unknown: Optional[Set[str]] = None) -> List[int]:
+        """Tokenise ``text``; tokens outside the token list become ``<unk>`` and are added to ``unknown``."""
+        tokens = self.tokenizer.text2tokens(text)
+        if not tokens:
+            raise DataError("empty text: nothing to synthesise", utt=utt)
+        missing = {t for t in tokens if t not in self.known}
+        if missing and unknown is not None:
+            unknown.update(missing)
+        return self.converter.tokens2ids(tokens)
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        texts: Union[str, Sequence[str]],
+        spembs: Optional[Union[np.ndarray, torch.Tensor]] = None,
+        keys: Optional[Sequence[str]] = None,
+        return_attention: bool = False,
+    ) -> List[SynthesisResult]:
+        """Synthesise a batch.
+
+        Args:
+            texts: one text or a list of B texts.
+            spembs: (B, 512) or (512,) x-vectors (required when the model uses them).
+            keys: utterance names, for messages.
+            return_attention: also return the cross-attention weights (for plots).
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        keys = list(keys) if keys is not None else [f"#{i}" for i in range(len(texts))]
+        unknown: Set[str] = set()
+        ids = [self.token_ids(text, key, unknown) for text, key in zip(texts, keys)]
+        if unknown:
+            logger.warning(
+                "characters outside the token list, synthesised as <unk>: %s",
+                " ".join(repr(t) for t in sorted(unknown)),
+            )
+        lengths = torch.tensor([len(x) for x in ids], dtype=torch.long, device=self.device)
+        text = torch.full((len(ids), int(lengths.max())), -1, dtype=torch.long, device=self.device)
+        for row, x in enumerate(ids):
+            text[row, : len(x)] = torch.tensor(x, dtype=torch.long)
+        speaker = None
+        if self.model.use_speaker_embedding:
+            if spembs is None:
+                raise DataError("this model needs a speaker embedding (x-vector) per utterance")
+            speaker = torch.as_tensor(np.asarray(spembs, dtype=np.float32), device=self.device)
+            if speaker.dim() == 1:
+                speaker = speaker[None].expand(len(ids), -1)
+            expected = self.model.net.cfg.speaker_embedding_dim
+            if speaker.shape != (len(ids), expected):
+                raise DataError(
+                    f"speaker embeddings of shape {tuple(speaker.shape)}; expected ({len(ids)}, {expected})"
+                )
+        torch.manual_seed(self.seed)
+        out = self.model.synthesize(
+            text,
+            lengths,
+            speaker,
+            threshold=self.threshold,
+            minlenratio=self.minlenratio,
+            maxlenratio=self.maxlenratio,
+            return_attention=return_attention,
+        )
+        results: List[SynthesisResult] = []
+        r = self.model.reduction_factor
+        for row in range(len(ids)):
+            n = int(out.lengths[row])
+            mel = out.mel[row, :n]
+            wav = self.vocoder(mel).cpu().numpy() if self.vocoder is not None else None
+            attention = None
+            if out.attention is not None:
+                attention = out.attention[:, row, :, : n // r, : len(ids[row])].cpu().numpy()
+            results.append(SynthesisResult(mel.cpu().numpy(), wav, out.stop_probs[row, :n].cpu().numpy(), attention))
+        return results

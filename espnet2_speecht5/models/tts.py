@@ -1,0 +1,278 @@
+"""SpeechT5 TTS as an ESPnet model: characters -> text pre-net -> encoder -> speech decoder -> log-mel.
+
+The network is :class:`~espnet2_speecht5.nets.compositions.TextToSpeech`: the speech-decoder
+pre-net takes the previous mel frames and the speaker's x-vector, the decoder emits
+``reduction_factor`` frames per step, and the speech post-net refines them. The model computes
+its targets itself: the 80-bin log10 mel of the raw waveform (ESPnet's ``LogMelFbank`` with the
+SpeechT5 parameters, see :mod:`espnet2_speecht5.features.log_mel`).
+
+**Loss** (each term weighted in ``model_conf``)::
+
+    l1_weight * (L1(mel before post-net) + L1(mel after post-net))
+    + bce_weight * BCE(stop logits, stop labels; positive weight bce_pos_weight)
+    + guided_attn_weight * guided attention loss
+
+The L1 and BCE terms are ESPnet's ``Tacotron2Loss`` (masked by the target lengths); the guided
+attention loss is ESPnet's ``GuidedMultiHeadAttentionLoss`` on the first ``guided_attn_heads``
+cross-attention heads of every decoder block (SpeechT5's choice; sigma 0.4). Target lengths are
+cut down to a multiple of the reduction factor, and the stop label is 1 on the last kept frame.
+
+**Token ids** follow the ASR model (:mod:`espnet2_speecht5.models.asr`): ESPnet's token list in,
+one swap of ids 0 and 1 to reach the network's numbering (network padding id 1).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from espnet.nets.pytorch_backend.e2e_tts_tacotron2 import Tacotron2Loss
+from espnet.nets.pytorch_backend.e2e_tts_transformer import GuidedMultiHeadAttentionLoss
+from espnet2.torch_utils.device_funcs import force_gatherable
+from espnet2.train.abs_espnet_model import AbsESPnetModel
+from torch import nn
+
+from espnet2_speecht5.features.log_mel import build_log_mel
+from espnet2_speecht5.models.asr import AttentionProbe, asr_net_config, espnet_to_net_ids, id_permutation
+from espnet2_speecht5.nets.compositions import TextToSpeech, shift_mel_right
+from espnet2_speecht5.nets.config import SpeechT5Config
+from espnet2_speecht5.nets.greedy import GeneratedSpeech, generate_speech
+
+
+@dataclass
+class TTSTargets:
+    """Teacher-forcing inputs and targets of one batch.
+
+    mel: (B, T, 80) targets with T a multiple of r; lengths: (B,) frames (multiples of r);
+    prev_mel: (B, T / r, 80) decoder inputs; steps: (B,) decoder steps; stop: (B, T) labels.
+    """
+
+    mel: torch.Tensor
+    lengths: torch.Tensor
+    prev_mel: torch.Tensor
+    steps: torch.Tensor
+    stop: torch.Tensor
+
+
+def make_targets(mel: torch.Tensor, mel_lengths: torch.Tensor, reduction_factor: int) -> TTSTargets:
+    """Cut each target to a multiple of r, build the shifted decoder input and the stop labels.
+
+    Args:
+        mel: (B, T', 80) log-mel frames, zero-padded; mel_lengths: (B,) frames.
+        reduction_factor: frames per decoder step (r).
+
+    Raises:
+        ValueError: an utterance shorter than r frames.
+    """
+    r = reduction_factor
+    if bool((mel_lengths < r).any()):
+        raise ValueError(f"every target needs at least {r} mel frames (reduction factor); got {mel_lengths.tolist()}")
+    lengths = mel_lengths - mel_lengths % r
+    mel = mel[:, : int(lengths.max())]
+    mel = mel * (torch.arange(mel.size(1), device=mel.device)[None, :] < lengths[:, None]).unsqueeze(-1)
+    stop = torch.zeros(mel.shape[:2], dtype=mel.dtype, device=mel.device)
+    stop[torch.arange(mel.size(0), device=mel.device), lengths - 1] = 1.0
+    return TTSTargets(mel, lengths, shift_mel_right(mel, r), lengths // r, stop)
+
+
+class SpeechT5TTSModel(AbsESPnetModel):
+    """Text-to-speech on :class:`TextToSpeech` with L1 + stop BCE + guided attention losses.
+
+    Args:
+        vocab_size: size V of the ESPnet token list (input symbols).
+        token_list: the tokens (kept for inference).
+        net_config: network sizes; the vocabulary and special ids are set from the token list.
+        l1_weight: weight of the L1 loss (before + after the post-net).
+        bce_weight: weight of the stop-token BCE.
+        bce_pos_weight: BCE weight of the positive (stop) frames.
+        guided_attn_weight: weight of the guided attention loss (0 turns it off).
+        guided_attn_sigma: width of the guided attention's diagonal band.
+        guided_attn_heads: heads per decoder block the guided loss covers (the first ones).
+        append_eos: end the input text with ``<sos/eos>`` (the official SpeechT5 TTS does not).
+        use_speaker_embedding: condition the decoder on the ``spembs`` x-vector of each utterance.
+        prenet_dropout_at_inference: keep the speech-decoder pre-net dropout on when generating
+            (the paper's setting, for output variety).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        token_list: Union[Sequence[str], None],
+        net_config: SpeechT5Config,
+        l1_weight: float = 1.0,
+        bce_weight: float = 1.0,
+        bce_pos_weight: float = 5.0,
+        guided_attn_weight: float = 10.0,
+        guided_attn_sigma: float = 0.4,
+        guided_attn_heads: int = 2,
+        append_eos: bool = False,
+        use_speaker_embedding: bool = True,
+        prenet_dropout_at_inference: bool = True,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("l1_weight", l1_weight),
+            ("bce_weight", bce_weight),
+            ("guided_attn_weight", guided_attn_weight),
+        ):
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        self.vocab_size = vocab_size
+        self.token_list = list(token_list) if token_list is not None else None
+        self.eos = vocab_size - 1
+        self.l1_weight = l1_weight
+        self.bce_weight = bce_weight
+        self.guided_attn_weight = guided_attn_weight
+        self.guided_attn_heads = guided_attn_heads
+        self.append_eos = append_eos
+        self.use_speaker_embedding = use_speaker_embedding
+        self.net = TextToSpeech(
+            asr_net_config(net_config, vocab_size), always_prenet_dropout=prenet_dropout_at_inference
+        )
+        self.feats_extract = build_log_mel()
+        self.criterion = Tacotron2Loss(use_masking=True, use_weighted_masking=False, bce_pos_weight=bce_pos_weight)
+        self.attn_criterion = GuidedMultiHeadAttentionLoss(sigma=guided_attn_sigma, alpha=1.0)
+        self.register_buffer("id_perm", id_permutation(vocab_size), persistent=False)
+        self.cross_attention = nn.ModuleList([AttentionProbe() for _ in range(self.net.cfg.decoder_layers)])
+
+    @classmethod
+    def conf_keys(cls) -> List[str]:
+        """The keys ``--model_conf`` may set."""
+        params = inspect.signature(cls.__init__).parameters
+        return [name for name in params if name not in ("self", "vocab_size", "token_list", "net_config")]
+
+    @property
+    def reduction_factor(self) -> int:
+        return self.net.cfg.reduction_factor
+
+    # ------------------------------------------------------------------ pieces
+    def net_tokens(self, text: torch.Tensor, text_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """ESPnet ids (B, N) padded with -1 -> network ids (B, N') and lengths (B,), with eos if configured."""
+        text = text[:, : int(text_lengths.max())]
+        if self.append_eos:
+            text = torch.cat([text, text.new_full((text.size(0), 1), -1)], dim=1)
+            text[torch.arange(text.size(0), device=text.device), text_lengths] = self.eos
+            text_lengths = text_lengths + 1
+        return espnet_to_net_ids(text, self.id_perm), text_lengths
+
+    def speaker(self, spembs: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        """(B, 512) x-vectors, or None when the model does not use them; checks they are given."""
+        if not self.use_speaker_embedding:
+            return None
+        if spembs is None:
+            raise ValueError(
+                "this model uses speaker embeddings (model_conf use_speaker_embedding), but none were given"
+            )
+        return spembs
+
+    def mel(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """speech (B, L) 16 kHz, speech_lengths (B,) -> log-mel (B, T, 80) and frame counts (B,)."""
+        feats, lengths = self.feats_extract(speech, speech_lengths)
+        return feats, lengths
+
+    def guided_attention_loss(
+        self, weights: List[torch.Tensor], text_lengths: torch.Tensor, steps: torch.Tensor
+    ) -> torch.Tensor:
+        """Per-block cross-attention (B, H, T/r, S) -> ESPnet's guided multi-head attention loss."""
+        heads = torch.cat([w[:, : self.guided_attn_heads] for w in weights], dim=1)
+        return self.attn_criterion(heads, text_lengths, steps)
+
+    # ------------------------------------------------------------------ ESPnet interface
+    def forward(
+        self,
+        text: torch.Tensor,
+        text_lengths: torch.Tensor,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        spembs: Optional[torch.Tensor] = None,
+        **kwargs,
+    ) -> Tuple[torch.Tensor, Dict[str, Optional[torch.Tensor]], torch.Tensor]:
+        """Teacher-forced losses.
+
+        Args:
+            text: (B, N) ESPnet ids padded with -1; text_lengths: (B,).
+            speech: (B, L) waveform at 16 kHz; speech_lengths: (B,) samples.
+            spembs: (B, 512) speaker x-vectors.
+
+        Returns:
+            loss, stats (loss, l1_loss, bce_loss, attn_loss), batch size as the weight.
+        """
+        feats, feats_lengths = self.mel(speech, speech_lengths)
+        targets = make_targets(feats, feats_lengths, self.reduction_factor)
+        tokens, token_lengths = self.net_tokens(text, text_lengths)
+        guided = self.guided_attn_weight > 0
+        plotting = not self.training and any(probe.wanted for probe in self.cross_attention)
+        out = self.net(
+            tokens,
+            token_lengths,
+            targets.prev_mel,
+            targets.steps,
+            self.speaker(spembs),
+            need_weights=guided or plotting,
+        )
+        l1, _, bce = self.criterion(
+            out.mel_after, out.mel_before, out.stop_logits, targets.mel, targets.stop, targets.lengths
+        )
+        loss = self.l1_weight * l1 + self.bce_weight * bce
+        stats: Dict[str, Optional[torch.Tensor]] = {"l1_loss": l1.detach(), "bce_loss": bce.detach()}
+        if out.cross_attentions:
+            if guided:
+                attn = self.guided_attention_loss(out.cross_attentions, token_lengths, targets.steps)
+                loss = loss + self.guided_attn_weight * attn
+                stats["attn_loss"] = attn.detach()
+            if plotting:
+                for probe, weight in zip(self.cross_attention, out.cross_attentions):
+                    probe(weight)
+        stats["loss"] = loss.detach()
+        loss, stats, weight = force_gatherable((loss, stats, text.size(0)), loss.device)
+        return loss, stats, weight
+
+    def collect_feats(
+        self,
+        text: torch.Tensor,
+        text_lengths: torch.Tensor,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        **kwargs,
+    ) -> Dict[str, torch.Tensor]:
+        """The log-mel targets (B, T, 80) and their lengths (B,), for ESPnet's statistics stage."""
+        feats, lengths = self.mel(speech, speech_lengths)
+        return {"feats": feats, "feats_lengths": lengths}
+
+    @torch.no_grad()
+    def synthesize(
+        self,
+        text: torch.Tensor,
+        text_lengths: torch.Tensor,
+        spembs: Optional[torch.Tensor] = None,
+        threshold: float = 0.5,
+        minlenratio: float = 0.0,
+        maxlenratio: float = 10.0,
+        return_attention: bool = False,
+    ) -> GeneratedSpeech:
+        """Generate log-mel for a batch of texts with the key/value cache.
+
+        Args:
+            text: (B, N) ESPnet ids padded with -1; text_lengths: (B,).
+            spembs: (B, 512) x-vectors.
+            threshold: stop when the r stop probabilities of a step sum to at least this.
+            minlenratio, maxlenratio: bounds on the decoder steps, as ratios of the input length
+                (steps = int(N * ratio / r)).
+            return_attention: also return the cross-attention weights.
+
+        Returns:
+            :class:`~espnet2_speecht5.nets.greedy.GeneratedSpeech` (mel (B, T, 80), lengths (B,), ...).
+        """
+        tokens, token_lengths = self.net_tokens(text, text_lengths)
+        enc = self.net.encode(tokens, token_lengths if text.size(0) > 1 else None)
+        return generate_speech(
+            self.net,
+            enc,
+            self.speaker(spembs),
+            threshold=threshold,
+            minlenratio=minlenratio,
+            maxlenratio=maxlenratio,
+            return_attention=return_attention,
+        )
