@@ -22,7 +22,7 @@ from typing import List, Optional
 
 from espnet2_speecht5.bin.cli import run_main
 from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.report.results_md import collect_scores, make_results_md, merge_into
+from espnet2_speecht5.report.results_md import collect_scores, collect_tts_summaries, make_results_md, merge_into
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     exp_dir = Path(args.exp_dir)
     if not exp_dir.is_dir():
         raise DataError("does not exist", exp_dir)
-    if not collect_scores(exp_dir):
+    if not collect_scores(exp_dir) and not collect_tts_summaries(exp_dir):
         raise DataError(f"no score_*/result.txt under {exp_dir}/*/*/: run stage 10 first (--stage 10)")
     extra: List[str] = []
     if args.images and Path(args.images).is_dir():

@@ -1,0 +1,79 @@
+"""RESULTS.md for TTS experiments: the table built from score_tts's summary.yaml files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.report.results_md import (
+    TABLE_HEADER,
+    TTS_TABLE_HEADER,
+    collect_tts_summaries,
+    make_results_md,
+    merge_into,
+)
+from espnet2_speecht5.scoring.sclite import find_sclite, score
+from espnet2_speecht5.scoring.tts_summary import make_summary, write_summary
+
+
+def tts_rows(text: str) -> List[List[str]]:
+    """The cells of the TTS table's data rows."""
+    table = text[text.index(TTS_TABLE_HEADER):]
+    rows = []
+    for line in table.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line.strip("|").split("|"))
+    return rows
+
+
+@pytest.fixture()
+def tts_exp(tmp_path: Path) -> Dict[str, object]:
+    """A TTS experiment with two test sets: one scored with every metric, one with MCD only."""
+    exp = tmp_path / "exp" / "tts_train_char"
+    full = make_summary(3, mcd=[5.0, 6.5, 7.25], cer=12.34, wer=30.0, similarities=[0.9, 0.8, 0.7])
+    mcd_only = make_summary(2, mcd=[4.0, 4.5])
+    for dset, summary in (("test", full), ("dev", mcd_only)):
+        folder = exp / "decode_tts_valid.loss.ave" / dset
+        folder.mkdir(parents=True)
+        write_summary(folder / "summary.yaml", summary)
+    return {"exp": exp, "full": full, "mcd_only": mcd_only}
+
+
+def test_one_row_per_test_set_with_the_summary_values(tts_exp: Dict[str, object]):
+    text = make_results_md(tts_exp["exp"], repo=None, date="Mon Jan 01 00:00:00 UTC 2026")
+    assert "## Environments" in text and "### TTS" in text
+    assert TABLE_HEADER not in text  # no sclite report: no ASR tables
+    rows = tts_rows(text)
+    assert [row[0] for row in rows] == ["decode_tts_valid.loss.ave/dev", "decode_tts_valid.loss.ave/test"]
+    dev, test = rows
+    full = tts_exp["full"]
+    assert test[1] == f"{full['mcd_mean']:.2f} ± {full['mcd_std']:.2f}"
+    assert float(test[2]) == pytest.approx(full["cer"], abs=0.05)
+    assert float(test[3]) == pytest.approx(full["wer"], abs=0.05)
+    assert float(test[4]) == pytest.approx(full["speaker_similarity"], abs=5e-4)
+    assert int(test[5]) == full["utterances"]
+    assert dev[2:5] == ["-", "-", "-"] and int(dev[5]) == tts_exp["mcd_only"]["utterances"]
+
+
+def test_tts_table_sits_beside_the_sclite_tables_and_merges(tts_exp: Dict[str, object]):
+    find_sclite()
+    exp = tts_exp["exp"]
+    test_dir = exp / "decode_tts_valid.loss.ave" / "test"
+    for metric in ("cer", "wer"):
+        score({"u1": "a b c"}, {"u1": "a b d"}, test_dir / f"score_{metric}", metric)
+    text = make_results_md(exp, repo=None)
+    assert text.index("### TTS") < text.index("### WER") < text.index("### CER")
+    merged = merge_into("# RESULTS\n## Environments\n- old\n\n## exp/asr_other\n### WER\n|x|\n", text)
+    assert merged.count("### TTS") == 1 and "## exp/asr_other" in merged
+
+
+def test_malformed_summary_is_named(tts_exp: Dict[str, object]):
+    bad = tts_exp["exp"] / "decode_tts_valid.loss.ave" / "dev" / "summary.yaml"
+    bad.write_text("utterances: 2\nmcd_mean: fast\n", encoding="utf-8")
+    with pytest.raises(DataError, match="mcd_mean") as err:
+        collect_tts_summaries(tts_exp["exp"])
+    assert err.value.path == str(bad)
