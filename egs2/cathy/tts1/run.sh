@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Single-speaker English TTS on the cathy corpus (CMU ARCTIC prompts); see ../README.md.
+# One voice, so the speaker "embedding" is a fixed vector (--spk_source lookup).
 set -euo pipefail
 
 ./speecht5.sh \
@@ -9,4 +10,5 @@ set -euo pipefail
     --test_sets "dev test" \
     --token_type char \
     --local_data_opts "--task tts" \
+    --spk_source lookup \
     "$@"
