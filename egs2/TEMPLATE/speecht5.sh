@@ -40,6 +40,18 @@ tgt_token_type=char   # st: target-language tokens (char | bpe | word)
 tgt_bpemode=unigram
 tgt_nbpe=100
 pretrain_text_set=train_text  # pretrain: the text-only data directory for the text objectives
+# Speaker embeddings (stage 6; tts, vc)
+spk_source=espnet_spk # espnet_spk: an ESPnet x-vector model (trained here, or --spk_model) | files | lookup
+spk_files=            # spk_source=files: a Kaldi xvector.scp/ark or a folder of <utt>.npy
+spk_model=            # spk_source=espnet_spk: a trained ESPnet speaker model (folder or zip) instead of training one
+spk_config=conf/train_spk.yaml  # spk_source=espnet_spk: config of the speaker model trained in stage 6
+spk_average=false     # true: every utterance gets its speaker's mean embedding
+xvector_dir=          # where stage 6 writes the embeddings; default ${dumpdir}/xvector
+# TTS scoring (stage 10): the ASR model that transcribes the synthesised speech
+asr_exp=              # an ASR experiment folder (config.yaml + model); default: ../asr1/exp/asr_train_<token tag>
+asr_model=valid.acc.best.pth  # the checkpoint in --asr_exp
+asr_model_zip=        # or a packed ASR model (zip)
+asr_decode_config=    # decoding config for it; default ../asr1/conf/decode.yaml if present
 # Configs (used by the training and inference stages); empty: conf/train.yaml, conf/decode.yaml, conf/train_lm.yaml
 train_config=
 inference_config=
@@ -62,7 +74,7 @@ lm_args=              # extra options for espnet2.bin.lm_train
 lm_exp_tag=           # LM folder ${expdir}/lm_<lm_exp_tag>; default: <lm config name>_<token tag>
 inference_lm=valid.loss.ave.pth  # the checkpoint of the trained LM used for decoding
 # Inference, scoring, pack, publish (stages 9-13)
-inference_model=      # checkpoint in the experiment folder; default: valid.acc.ave.pth, else valid.acc.best.pth, else latest.pth
+inference_model=      # checkpoint in the experiment folder; default: valid.acc.ave.pth, else valid.acc.best.pth, else latest.pth (tts: valid.loss.*)
 inference_args=       # extra options for the inference module
 inference_ngpu=0      # GPUs per inference job
 hf_repo=              # Hugging Face repository owner/name for stage 13
@@ -91,6 +103,11 @@ Options (default in brackets):
   --min_wav_duration S, --max_wav_duration S   [${min_wav_duration}, ${max_wav_duration}]
   --token_type char|bpe|word [${token_type}], --bpemode unigram|bpe, --nbpe N
   --tgt_token_type, --tgt_bpemode, --tgt_nbpe   target tokens for st
+ Speaker embeddings (6; tts):
+  --spk_source espnet_spk|files|lookup [${spk_source}]   --spk_average true|false [${spk_average}]
+  --spk_files PATH (files)  --spk_model PATH (espnet_spk, instead of training one)  --spk_config YAML [${spk_config}]
+ TTS scoring (10): --asr_exp DIR [../asr1/exp/asr_train_<token tag>] --asr_model FILE [${asr_model}]
+  --asr_model_zip ZIP  --asr_decode_config YAML
   --train_config, --inference_config, --lm_config   YAML files [conf/train.yaml, conf/decode.yaml, conf/train_lm.yaml]
   --dumpdir DIR [${dumpdir}], --expdir DIR [${expdir}]
  Training (7-8):
@@ -160,10 +177,12 @@ esac
 #   trained_tasks   tasks whose stages 7-13 exist
 #   train_module / inference_module   python -m entry points
 #   shape_keys / fold_lengths   the data names the sampler batches by, and their fold lengths
-#   pack_kind       the espnet2.bin.pack subcommand; model_prefix: its --<prefix>_train_config option
+#   pack_kind       the espnet2.bin.pack subcommand; model_prefix: its --<prefix>train_config option
+#   inference_models  the checkpoints stages 9-12 look for, in order (unless --inference_model)
 #   score_metrics   what stage 10 computes
-trained_tasks=" asr "
+trained_tasks=" asr tts "
 shape_keys="" vocab_shape_keys="" fold_lengths="" pack_kind="" model_prefix="" score_metrics=""
+inference_models="latest.pth"
 case "${token_type}" in
     bpe) token_tag=bpe${nbpe} ;;
     *) token_tag=${token_type} ;;
@@ -176,12 +195,24 @@ case "${task}" in
         vocab_shape_keys="text"  # their shape files get the vocabulary size appended (for batch_type numel)
         fold_lengths="80000 150"
         pack_kind=asr
-        model_prefix=asr
+        model_prefix=asr_
+        inference_models="valid.acc.ave.pth valid.acc.best.pth latest.pth"
         score_metrics="wer cer ter" ;;
+    tts)
+        train_module=${train_module:-espnet2_speecht5.bin.tts_train}
+        inference_module=${inference_module:-espnet2_speecht5.bin.tts_inference}
+        shape_keys="text speech"
+        vocab_shape_keys="text"
+        fold_lengths="150 204800"  # 800 mel frames of 256 samples
+        pack_kind=tts
+        model_prefix=""
+        inference_models="valid.loss.ave.pth valid.loss.best.pth latest.pth"
+        score_metrics="mcd cer spk" ;;
     *)
         train_module=${train_module:-espnet2_speecht5.bin.${task}_train}
         inference_module=${inference_module:-espnet2_speecht5.bin.${task}_inference} ;;
 esac
+xvector_dir=${xvector_dir:-${dumpdir}/xvector}
 train_config=${train_config:-conf/train.yaml}
 inference_config=${inference_config:-conf/decode.yaml}
 lm_config=${lm_config:-conf/train_lm.yaml}
@@ -309,8 +340,39 @@ stage_5_tokens() {
 stage_6_aux() {
     case "${task}" in
         asr|st|se|sid) skip 6 "task ${task} uses no auxiliary targets" ;;
+        tts) make_speaker_embeddings ;;
         *) not_implemented 6 ;;
     esac
+}
+
+make_speaker_embeddings() {  # stage 6 of tts: one 512-dim x-vector per utterance of every set
+    local dset sets="" opts=()
+    require "${dumpdir}/raw/${data_train_set}/wav.scp" 4
+    for dset in ${dump_sets}; do
+        [ "${dset}" = "${data_train_set}" ] && continue
+        require "${dumpdir}/raw/${dset}/wav.scp" 4
+        sets+=" ${dumpdir}/raw/${dset}"
+    done
+    case "${spk_source}" in
+        files)
+            [ -n "${spk_files}" ] || die "--spk_source files needs --spk_files (a Kaldi xvector.scp/ark or a folder of <utt>.npy)"
+            opts+=(--files "${spk_files}") ;;
+        espnet_spk)
+            if [ -n "${spk_model}" ]; then
+                opts+=(--spk_model "${spk_model}")
+            else
+                require_file "${spk_config}" --spk_config
+                opts+=(--spk_config "${spk_config}" --spk_exp "${expdir}/spk_${spk_source}")
+            fi ;;
+        lookup) ;;
+        *) die "--spk_source must be espnet_spk, files or lookup, not '${spk_source}'" ;;
+    esac
+    log "stage 6: speaker embeddings from ${spk_source} into ${xvector_dir}"
+    python -m espnet2_speecht5.bin.make_speaker_embeddings --source "${spk_source}" \
+        --train_dir "${dumpdir}/raw/${data_train_set}" --eval_dirs "${sets# }" --outdir "${xvector_dir}" \
+        --average_per_speaker "${spk_average}" --nj "${nj}" "${opts[@]}"
+    [ ! -f "${xvector_dir}/eer.txt" ] || log "stage 6: speaker separation on held-out utterances: $(cat "${xvector_dir}/eer.txt")"
+    log "stage 6: x-vectors are in ${xvector_dir}/<set>/xvector.scp"
 }
 # ------------------------------------------------------------------------ stages 7-13: helpers
 require_task() {  # require_task <stage>: stop unless stages 7-13 exist for the task
@@ -327,7 +389,18 @@ task_data_opts() {  # task_data_opts <train|valid|test> <dump dir>: the task's d
             else
                 echo "--$1_data_path_and_name_and_type $2/wav.scp,speech,sound --$1_data_path_and_name_and_type $2/text,text,text"
             fi ;;
+        tts)
+            local spk=${xvector_dir}/$(basename "$2")/xvector.scp
+            require "${spk}" 6
+            if [ "$1" = test ]; then
+                echo "--data_path_and_name_and_type $2/text,text,text --data_path_and_name_and_type ${spk},spembs,kaldi_ark"
+            else
+                echo "--$1_data_path_and_name_and_type $2/text,text,text --$1_data_path_and_name_and_type $2/wav.scp,speech,sound --$1_data_path_and_name_and_type ${spk},spembs,kaldi_ark"
+            fi ;;
     esac
+}
+require_task_inputs() {  # require_task_inputs <set>: inputs beyond the dump that the task reads (tts: x-vectors)
+    [ "${task}" != tts ] || require "${xvector_dir}/$1/xvector.scp" 6
 }
 shape_file() {  # shape_file <key>: the name of a shape file in a stats dir
     if [[ " ${vocab_shape_keys} " == *" $1 "* ]]; then echo "$1_shape.${token_type}"; else echo "$1_shape"; fi
@@ -350,10 +423,10 @@ shape_opts() {  # shape_opts <stats dir> <keys> <fold lengths>: shape files and 
 inference_model_name() {  # the checkpoint used by stages 9-12 (in ${task_exp})
     local name
     if [ -n "${inference_model}" ]; then echo "${inference_model}"; return; fi
-    for name in valid.acc.ave.pth valid.acc.best.pth latest.pth; do
+    for name in ${inference_models}; do
         if [ -e "${task_exp}/${name}" ]; then echo "${name}"; return; fi
     done
-    echo valid.acc.ave.pth
+    echo "${inference_models%% *}"
 }
 lm_model_file() { if [ -n "${lm_file}" ]; then echo "${lm_file}"; else echo "${lm_exp}/${inference_lm}"; fi; }
 lm_train_config() { echo "$(dirname "$(lm_model_file)")/config.yaml"; }
@@ -409,6 +482,8 @@ stage_7_stats() {
     require "${train_dump}/wav.scp" 4
     require "${valid_dump}/wav.scp" 4
     require "${token_dir}/tokens.txt" 5
+    require_task_inputs "${data_train_set}"
+    require_task_inputs "${valid_set}"
     require_file "${train_config}" --train_config
     # shellcheck disable=SC2046,SC2086
     collect_stats "${train_module}" "${stats_dir}" "${train_config}" "${train_dump}/wav.scp" "${valid_dump}/wav.scp" \
@@ -495,9 +570,13 @@ stage_9_inference() {
         lm_opts=(--lm_train_config "$(lm_train_config)" --lm_file "$(lm_model_file)")
     fi
     dir=$(decode_dir "${model}")
+    local task_opts=(--batch_size 1)  # asr decodes one utterance at a time
     for dset in ${test_sets}; do
         data=${dumpdir}/raw/${dset}
         require "${data}/wav.scp" 4
+        require_task_inputs "${dset}"
+        # tts: the batch size comes from the decoding config; plots draw the recording above the synthesis
+        [ "${task}" != tts ] || task_opts=(--ref_wav_scp "${data}/wav.scp")
         logdir=${dir}/${dset}/logdir
         n=$(wc -l <"${data}/wav.scp")
         _nj=$(min "${inference_nj}" "${n}")
@@ -507,11 +586,15 @@ stage_9_inference() {
         log "stage 9: ${dset}: ${n} utterances in ${_nj} jobs with ${model} (logs: ${logdir}/${task}_inference.*.log)"
         # shellcheck disable=SC2046,SC2086
         ${decode_cmd} JOB=1:"${_nj}" "${logdir}/${task}_inference.JOB.log" \
-            python -m "${inference_module}" --ngpu "${inference_ngpu}" --batch_size 1 \
+            python -m "${inference_module}" --ngpu "${inference_ngpu}" "${task_opts[@]}" \
                 $(task_data_opts test "${data}") --key_file "${logdir}/keys.JOB.scp" \
-                --${model_prefix}_train_config "${task_exp}/config.yaml" --${model_prefix}_model_file "${task_exp}/${model}" \
+                --${model_prefix}train_config "${task_exp}/config.yaml" --${model_prefix}model_file "${task_exp}/${model}" \
                 "${lm_opts[@]}" --config "${inference_config}" --output_dir "${logdir}/output.JOB" ${inference_args} \
             || { tail -n 25 "${logdir}/${task}_inference.1.log" >&2; die "inference failed on ${dset}; see ${logdir}/${task}_inference.*.log"; }
+        if [ "${task}" = tts ]; then
+            merge_tts_outputs "${logdir}" "${_nj}" "${dir}/${dset}"
+            continue
+        fi
         for f in text token token_int score; do
             [ -f "${logdir}/output.1/1best_recog/${f}" ] || continue
             for n in $(seq "${_nj}"); do cat "${logdir}/output.${n}/1best_recog/${f}"; done | sort -k1,1 >"${dir}/${dset}/${f}"
@@ -522,10 +605,25 @@ stage_9_inference() {
     done
 }
 
+merge_tts_outputs() {  # merge_tts_outputs <logdir> <jobs> <outdir>: one wav.scp/feats.scp per set; plots together
+    local logdir=$1 jobs=$2 out=$3 f n
+    for f in wav.scp feats.scp speech_shape; do
+        for n in $(seq "${jobs}"); do cat "${logdir}/output.${n}/${f}"; done | sort -k1,1 >"${out}/${f}"
+    done
+    rm -rf "${out}/plots"
+    mkdir -p "${out}/plots"
+    for n in $(seq "${jobs}"); do
+        [ ! -d "${logdir}/output.${n}/plots" ] || cp "${logdir}/output.${n}/plots/"*.png "${out}/plots/" 2>/dev/null || true
+    done
+    n=$(wc -l <"${out}/wav.scp")
+    log "stage 9: ${out}: ${n} waveforms in ${out}/wav.scp (files under ${logdir}/output.*/wav), plots in ${out}/plots"
+}
+
 stage_10_score() {
     require_task 10
     local dir dset bpe_opts=()
     dir=$(decode_dir "$(inference_model_name)")
+    if [ "${task}" = tts ]; then score_tts "${dir}"; return; fi
     [ "${token_type}" != bpe ] || bpe_opts=(--bpemodel "${token_dir}/bpe.model")
     for dset in ${test_sets}; do
         require "${dir}/${dset}/text" 9
@@ -534,6 +632,37 @@ stage_10_score() {
             "${bpe_opts[@]}" --outdir "${dir}/${dset}"
     done
     log "stage 10: sclite reports are in ${dir}/<set>/score_*/result.txt"
+}
+
+score_tts() {  # score_tts <decode dir>: MCD, CER of the ASR model on the synthesis, speaker similarity
+    local dir=$1 dset asr_opts=() spk_opts=() asr_dir decode_conf
+    if [ -n "${asr_model_zip}" ]; then
+        require_file "${asr_model_zip}" --asr_model_zip
+        asr_opts=(--asr_model_zip "${asr_model_zip}")
+    else
+        asr_dir=${asr_exp:-../asr1/exp/asr_train_${token_tag}}
+        [ -f "${asr_dir}/config.yaml" ] && [ -f "${asr_dir}/${asr_model}" ] \
+            || die "stage 10 transcribes the synthesised speech with an ASR model, and ${asr_dir}/${asr_model} does not exist: train one (cd ../asr1 && ./run.sh --stop_stage 8), or pass --asr_exp DIR or --asr_model_zip ZIP"
+        asr_opts=(--asr_train_config "${asr_dir}/config.yaml" --asr_model_file "${asr_dir}/${asr_model}")
+    fi
+    decode_conf=${asr_decode_config:-}
+    [ -n "${decode_conf}" ] || [ ! -f ../asr1/conf/decode.yaml ] || decode_conf=../asr1/conf/decode.yaml
+    [ -z "${decode_conf}" ] || asr_opts+=(--asr_decode_config "${decode_conf}")
+    # stage 6 records the speaker model it used (spk_source espnet_spk) in spk_model.yaml
+    if [ -f "${xvector_dir}/spk_model.yaml" ]; then
+        spk_opts=(--spk_train_config "$(awk '$1 == "train_config:" { print $2 }' "${xvector_dir}/spk_model.yaml")"
+                  --spk_model_file "$(awk '$1 == "model_file:" { print $2 }' "${xvector_dir}/spk_model.yaml")")
+    else
+        log "stage 10: no speaker model recorded in ${xvector_dir}/spk_model.yaml (spk_source ${spk_source}): no speaker similarity"
+    fi
+    for dset in ${test_sets}; do
+        require "${dir}/${dset}/wav.scp" 9
+        python -m espnet2_speecht5.bin.score_tts --ref_scp "${dumpdir}/raw/${dset}/wav.scp" \
+            --hyp_scp "${dir}/${dset}/wav.scp" --ref_text "${dumpdir}/raw/${dset}/text" \
+            --utt2spk "${dumpdir}/raw/${dset}/utt2spk" "${asr_opts[@]}" "${spk_opts[@]}" --outdir "${dir}/${dset}"
+        log "stage 10: ${dset}: $(tr '\n' ' ' <"${dir}/${dset}/summary.yaml")"
+    done
+    log "stage 10: scores are in ${dir}/<set>/summary.yaml (MCD per utterance: mcd; CER: score_cer/result.txt)"
 }
 
 stage_11_report() {
@@ -572,8 +701,8 @@ stage_12_pack() {
     opts+=(--option "${task_exp}/RESULTS.md")
     [ ! -d "${task_exp}/images" ] || opts+=(--option "${task_exp}/images")
     rm -f "${zip}"
-    python -m espnet2.bin.pack "${pack_kind}" --${model_prefix}_train_config "${task_exp}/config.yaml" \
-        --${model_prefix}_model_file "${task_exp}/${model}" "${opts[@]}" --outpath "${zip}" >"${task_exp}/pack.log" 2>&1 \
+    python -m espnet2.bin.pack "${pack_kind}" --${model_prefix}train_config "${task_exp}/config.yaml" \
+        --${model_prefix}model_file "${task_exp}/${model}" "${opts[@]}" --outpath "${zip}" >"${task_exp}/pack.log" 2>&1 \
         || { tail -n 20 "${task_exp}/pack.log" >&2; die "packing failed; see ${task_exp}/pack.log"; }
     python -m espnet2_speecht5.bin.export_model check "${zip}"
     log "stage 12: packed ${zip} ($(du -h "${zip}" | cut -f1))"
