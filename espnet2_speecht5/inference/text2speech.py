@@ -27,6 +27,7 @@ from espnet2.text.token_id_converter import TokenIDConverter
 from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.inference.speech2text import PathLike, require_file
 from espnet2_speecht5.models.tts import SpeechT5TTSModel
+from espnet2_speecht5.scoring.weights import load_weights
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +50,14 @@ def load_tts_model(config: PathLike, model_file: Optional[PathLike], device: str
     config = require_file(config, "--train_config")
     if model_file is not None:
         model_file = require_file(model_file, "--model_file")
-    try:
-        model, args = TTSTask.build_model_from_file(config, model_file, device)
-    except RuntimeError as err:  # a state dict that does not fit the configuration, or a corrupt file
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(f"cannot load the model: {first}", model_file) from None
+    # The network comes from the config alone; the weights are loaded without unpickling code
+    # (ESPnet's loader would use torch.load(weights_only=False)).
+    model, args = TTSTask.build_model_from_file(config, None, device)
     if not isinstance(model, SpeechT5TTSModel):
         raise DataError(f"not a SpeechT5 TTS configuration ({type(model).__name__})", config)
+    if model_file is not None:
+        load_weights(model, model_file)
+        model.to(device)
     return model, args
 
 

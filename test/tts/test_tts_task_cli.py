@@ -13,7 +13,7 @@ import yaml
 
 from espnet2_speecht5.bin import tts_inference, tts_train
 
-from conftest import NET_CONF
+from tts_helpers import NET_CONF
 
 
 def test_print_config(capsys: pytest.CaptureFixture) -> None:

@@ -7,7 +7,7 @@ import torch
 
 from espnet2_speecht5.models.tts import make_targets
 
-from conftest import make_tts_model
+from tts_helpers import make_tts_model
 
 
 def batch(seed: int = 0):
