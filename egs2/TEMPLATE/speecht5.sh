@@ -52,6 +52,7 @@ asr_exp=              # an ASR experiment folder (config.yaml + model); default:
 asr_model=valid.acc.best.pth  # the checkpoint in --asr_exp
 asr_model_zip=        # or a packed ASR model (zip)
 asr_decode_config=    # decoding config for it; default ../asr1/conf/decode.yaml if present
+score_args=           # extra options for espnet2_speecht5.bin.score_tts (e.g. "--f0_method dio")
 # Configs (used by the training and inference stages); empty: conf/train.yaml, conf/decode.yaml, conf/train_lm.yaml
 train_config=
 inference_config=
@@ -107,7 +108,7 @@ Options (default in brackets):
   --spk_source espnet_spk|files|lookup [${spk_source}]   --spk_average true|false [${spk_average}]
   --spk_files PATH (files)  --spk_model PATH (espnet_spk, instead of training one)  --spk_config YAML [${spk_config}]
  TTS scoring (10): --asr_exp DIR [../asr1/exp/asr_train_<token tag>] --asr_model FILE [${asr_model}]
-  --asr_model_zip ZIP  --asr_decode_config YAML
+  --asr_model_zip ZIP  --asr_decode_config YAML  --score_args '...' (options of score_tts)
   --train_config, --inference_config, --lm_config   YAML files [conf/train.yaml, conf/decode.yaml, conf/train_lm.yaml]
   --dumpdir DIR [${dumpdir}], --expdir DIR [${expdir}]
  Training (7-8):
@@ -615,8 +616,16 @@ merge_tts_outputs() {  # merge_tts_outputs <logdir> <jobs> <outdir>: one wav.scp
     for n in $(seq "${jobs}"); do
         [ ! -d "${logdir}/output.${n}/plots" ] || cp "${logdir}/output.${n}/plots/"*.png "${out}/plots/" 2>/dev/null || true
     done
+    # The plotted utterances' audio beside their pictures, to listen to.
+    local png utt wav
+    for png in "${out}/plots/"*.mel.png; do
+        [ -e "${png}" ] || continue
+        utt=$(basename "${png}" .mel.png)
+        wav=$(awk -v u="${utt}" '$1 == u { print $2 }' "${out}/wav.scp")
+        [ -z "${wav}" ] || cp "${wav}" "${out}/plots/${utt}.wav"
+    done
     n=$(wc -l <"${out}/wav.scp")
-    log "stage 9: ${out}: ${n} waveforms in ${out}/wav.scp (files under ${logdir}/output.*/wav), plots in ${out}/plots"
+    log "stage 9: ${out}: ${n} waveforms in ${out}/wav.scp (files under ${logdir}/output.*/wav); samples and plots in ${out}/plots"
 }
 
 stage_10_score() {
@@ -659,7 +668,8 @@ score_tts() {  # score_tts <decode dir>: MCD, CER of the ASR model on the synthe
         require "${dir}/${dset}/wav.scp" 9
         python -m espnet2_speecht5.bin.score_tts --ref_scp "${dumpdir}/raw/${dset}/wav.scp" \
             --hyp_scp "${dir}/${dset}/wav.scp" --ref_text "${dumpdir}/raw/${dset}/text" \
-            --utt2spk "${dumpdir}/raw/${dset}/utt2spk" "${asr_opts[@]}" "${spk_opts[@]}" --outdir "${dir}/${dset}"
+            --utt2spk "${dumpdir}/raw/${dset}/utt2spk" "${asr_opts[@]}" "${spk_opts[@]}" --outdir "${dir}/${dset}" \
+            ${score_args}
         log "stage 10: ${dset}: $(tr '\n' ' ' <"${dir}/${dset}/summary.yaml")"
     done
     log "stage 10: scores are in ${dir}/<set>/summary.yaml (MCD per utterance: mcd; CER: score_cer/result.txt)"

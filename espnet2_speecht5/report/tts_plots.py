@@ -51,6 +51,9 @@ def plot_mel(
         ax.plot(np.arange(len(stop_probs)) * hop_seconds, stop_probs)
         ax.set_ylim(-0.05, 1.05)
         ax.set_ylabel("stop prob.")
+    longest = max(data.shape[0] for _, data, _ in images) * hop_seconds
+    for ax in axes:
+        ax.set_xlim(0, longest)  # one time axis for the recording, the synthesis and the stop curve
     axes[-1].set_xlabel("time (s)")
     if title:
         axes[0].set_title(title)

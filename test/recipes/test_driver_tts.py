@@ -101,7 +101,9 @@ def test_full_tts_run_writes_every_stage_output(tts_recipe) -> None:
     wavs = (decode / "wav.scp").read_text().splitlines()
     assert len(wavs) == 12  # two jobs merged
     assert all(Path(line.split()[1]).is_file() for line in wavs)
-    assert list((decode / "plots").glob("*.mel.png")) and list((decode / "plots").glob("*.att.png"))
+    plots = decode / "plots"
+    assert list(plots.glob("*.mel.png")) and list(plots.glob("*.att.png"))
+    assert {p.stem for p in plots.glob("*.wav")} == {p.name[: -len(".mel.png")] for p in plots.glob("*.mel.png")}
     summary = yaml.safe_load((decode / "summary.yaml").read_text())
     assert summary["utterances"] == 12 and summary["mcd_mean"] > 0 and summary["cer"] >= 0
     assert "Sum/Avg" in (decode / "score_cer" / "result.txt").read_text()
