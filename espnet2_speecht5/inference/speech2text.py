@@ -56,7 +56,7 @@ def load_asr_model(config: PathLike, model_file: Optional[PathLike], device: str
     if model_file is not None:
         model_file = require_file(model_file, "--asr_model_file")
     # The network comes from the config alone; the weights are loaded without unpickling code
-    # (ESPnet's loader would use torch.load(weights_only=False)).
+    # (ESPnet's own loader unpickles the whole file, code included).
     model, args = ASRTask.build_model_from_file(config, None, device)
     if model_file is not None:
         from espnet2_speecht5.scoring.weights import load_weights

@@ -51,7 +51,7 @@ def load_tts_model(config: PathLike, model_file: Optional[PathLike], device: str
     if model_file is not None:
         model_file = require_file(model_file, "--model_file")
     # The network comes from the config alone; the weights are loaded without unpickling code
-    # (ESPnet's loader would use torch.load(weights_only=False)).
+    # (ESPnet's own loader unpickles the whole file, code included).
     model, args = TTSTask.build_model_from_file(config, None, device)
     if not isinstance(model, SpeechT5TTSModel):
         raise DataError(f"not a SpeechT5 TTS configuration ({type(model).__name__})", config)

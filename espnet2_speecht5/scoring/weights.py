@@ -1,6 +1,6 @@
 """Load trained parameters into an already built network, without unpickling code.
 
-ESPnet's ``build_model_from_file`` reads ``*.pth`` with ``torch.load(weights_only=False)``.
+ESPnet's ``build_model_from_file`` unpickles ``*.pth`` files whole (code included).
 The scorers therefore build their networks from the config alone and fill them here, through
 :func:`espnet2_speecht5.checkpoint.io.load_checkpoint` (``torch.load(weights_only=True)``).
 """

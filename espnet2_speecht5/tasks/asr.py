@@ -106,6 +106,38 @@ def read_token_list(token_list: Any) -> List[str]:
     raise ConfigError("--token_list is required (a file with one token per line)")
 
 
+def add_network_arguments(parser: argparse.ArgumentParser, model_conf_default: Dict[str, Any], model_help: str) -> None:
+    """The options every SpeechT5 task shares: ``--token_list``, ``--init``, ``--net_conf``, ``--model_conf``."""
+    group = parser.add_argument_group(description="Task related")
+    required = parser.get_default("required")
+    required += ["token_list"]
+    group.add_argument("--token_list", type=str_or_none, default=None, help="token list file (or a list)")
+    group.add_argument(
+        "--init",
+        type=lambda x: str_or_none(x.lower()),
+        default=None,
+        choices=[None, "chainer", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"],
+        help="re-initialise all parameters this way (default: the network's own initialisation)",
+    )
+    group.add_argument(
+        "--net_conf",
+        action=NestedDictAction,
+        default=dict(DEFAULT_NET_CONF),
+        help="network: size (tiny|base) plus SpeechT5Config fields to override",
+    )
+    group.add_argument("--model_conf", action=NestedDictAction, default=model_conf_default, help=model_help)
+
+
+def espnet_token_list(args: argparse.Namespace) -> List[str]:
+    """Read ``args.token_list``, check ESPnet's layout, and store the list in ``args`` (and so in config.yaml)."""
+    token_list = read_token_list(args.token_list)
+    args.token_list = token_list  # stored in config.yaml, so that the experiment is self-contained
+    if token_list[0] != "<blank>" or token_list[-1] != "<sos/eos>":
+        raise ConfigError("the token list must start with <blank> and end with <sos/eos> (ESPnet's layout)")
+    logging.info(f"Vocabulary size: {len(token_list)}")
+    return token_list
+
+
 class ASRTask(AbsTask):
     """SpeechT5 ASR: waveform in, tokens out, with joint CTC/attention training."""
 
@@ -115,28 +147,8 @@ class ASRTask(AbsTask):
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        group = parser.add_argument_group(description="Task related")
-        required = parser.get_default("required")
-        required += ["token_list"]
-        group.add_argument("--token_list", type=str_or_none, default=None, help="token list file (or a list)")
-        group.add_argument(
-            "--init",
-            type=lambda x: str_or_none(x.lower()),
-            default=None,
-            choices=[None, "chainer", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"],
-            help="re-initialise all parameters this way (default: the network's own initialisation)",
-        )
-        group.add_argument(
-            "--net_conf",
-            action=NestedDictAction,
-            default=dict(DEFAULT_NET_CONF),
-            help="network: size (tiny|base) plus SpeechT5Config fields to override",
-        )
-        group.add_argument(
-            "--model_conf",
-            action=NestedDictAction,
-            default=dict(DEFAULT_MODEL_CONF),
-            help="keyword arguments of SpeechT5ASRModel (ctc_weight, lsm_weight, ...)",
+        add_network_arguments(
+            parser, dict(DEFAULT_MODEL_CONF), "keyword arguments of SpeechT5ASRModel (ctc_weight, lsm_weight, ...)"
         )
 
         group = parser.add_argument_group(description="Preprocess related")
@@ -185,12 +197,8 @@ class ASRTask(AbsTask):
 
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> SpeechT5ASRModel:
-        token_list = read_token_list(args.token_list)
-        args.token_list = token_list  # stored in config.yaml, so that the experiment is self-contained
+        token_list = espnet_token_list(args)
         vocab_size = len(token_list)
-        if token_list[0] != "<blank>" or token_list[-1] != "<sos/eos>":
-            raise ConfigError("the token list must start with <blank> and end with <sos/eos> (ESPnet's layout)")
-        logging.info(f"Vocabulary size: {vocab_size}")
         net_config = net_config_from_conf(getattr(args, "net_conf", None))
         model_conf = check_model_conf(getattr(args, "model_conf", None))
         model = SpeechT5ASRModel(vocab_size, token_list, net_config, **model_conf)

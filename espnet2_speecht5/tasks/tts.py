@@ -18,7 +18,6 @@ An unknown key in either stops with a one-line error naming it.
 from __future__ import annotations
 
 import argparse
-import logging
 from typing import Any, Callable, Collection, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -29,13 +28,10 @@ from espnet2.train.class_choices import ClassChoices
 from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.preprocessor import CommonPreprocessor
 from espnet2.train.trainer import Trainer
-from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import str2bool, str_or_none
 
 from espnet2_speecht5.models.tts import SpeechT5TTSModel
-from espnet2_speecht5.tasks.asr import ConfigError, net_config_from_conf, read_token_list
-
-DEFAULT_NET_CONF: Dict[str, Any] = dict(size="base")
+from espnet2_speecht5.tasks.asr import ConfigError, add_network_arguments, espnet_token_list, net_config_from_conf
 
 
 def check_tts_model_conf(conf: Optional[Dict[str, Any]]) -> Dict[str, Any]:
@@ -57,28 +53,8 @@ class TTSTask(AbsTask):
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        group = parser.add_argument_group(description="Task related")
-        required = parser.get_default("required")
-        required += ["token_list"]
-        group.add_argument("--token_list", type=str_or_none, default=None, help="token list file (or a list)")
-        group.add_argument(
-            "--init",
-            type=lambda x: str_or_none(x.lower()),
-            default=None,
-            choices=[None, "chainer", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"],
-            help="re-initialise all parameters this way (default: the network's own initialisation)",
-        )
-        group.add_argument(
-            "--net_conf",
-            action=NestedDictAction,
-            default=dict(DEFAULT_NET_CONF),
-            help="network: size (tiny|base) plus SpeechT5Config fields to override",
-        )
-        group.add_argument(
-            "--model_conf",
-            action=NestedDictAction,
-            default={},
-            help="keyword arguments of SpeechT5TTSModel (l1_weight, bce_pos_weight, guided_attn_weight, ...)",
+        add_network_arguments(
+            parser, {}, "keyword arguments of SpeechT5TTSModel (l1_weight, bce_pos_weight, guided_attn_weight, ...)"
         )
 
         group = parser.add_argument_group(description="Preprocess related")
@@ -127,11 +103,7 @@ class TTSTask(AbsTask):
 
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> SpeechT5TTSModel:
-        token_list = read_token_list(args.token_list)
-        args.token_list = token_list  # stored in config.yaml, so that the experiment is self-contained
-        if token_list[0] != "<blank>" or token_list[-1] != "<sos/eos>":
-            raise ConfigError("the token list must start with <blank> and end with <sos/eos> (ESPnet's layout)")
-        logging.info(f"Vocabulary size: {len(token_list)}")
+        token_list = espnet_token_list(args)
         net_config = net_config_from_conf(getattr(args, "net_conf", None))
         model_conf = check_tts_model_conf(getattr(args, "model_conf", None))
         try:
