@@ -41,6 +41,7 @@ from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import read_map, write_map
 from espnet2_speecht5.scoring.mcd import ALIGNMENTS, DEFAULT_FRAME_PERIOD_MS, DEFAULT_ORDER, F0_METHODS, MCDScorer
 from espnet2_speecht5.scoring.sclite import read_text, summary_line
+from espnet2_speecht5.scoring.text_norm import TEXT_NORMALIZATIONS, normalize_text
 from espnet2_speecht5.scoring.tts_summary import SUMMARY_FILE, make_summary, write_summary
 from espnet2_speecht5.scoring.wav_pairs import check_same_utterances, load_mono, read_wav_scp
 
@@ -78,6 +79,12 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--asr_decode_config", help="decode YAML (beam_size, ctc_weight, penalty, ...)")
     group.add_argument("--asr_model_zip", help="a packed ASR model (espnet2.bin.pack zip) instead")
     group.add_argument("--asr_cachedir", help="where --asr_model_zip is unpacked [OUTDIR/asr_model]")
+    group.add_argument(
+        "--text_normalization",
+        default="lower_nopunct",
+        choices=TEXT_NORMALIZATIONS,
+        help="applied to the references and the ASR output before scoring (lower case, no punctuation)",
+    )
     group = parser.add_argument_group("Speaker similarity")
     group.add_argument("--spk_train_config", help="config.yaml of an ESPnet speaker model (spk task)")
     group.add_argument("--spk_model_file", help="its parameters (*.pth)")
@@ -91,6 +98,7 @@ class Plan:
     mcd: bool
     asr: bool
     spk: bool
+    text_normalization: str = "lower_nopunct"
     ref_sources: Optional[Dict[str, AudioSource]] = None
     ref_text: Optional[Dict[str, str]] = None
     utt2spk: Optional[Dict[str, str]] = None
@@ -113,7 +121,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         raise DataError("CER and WER need the reference transcripts: give --ref_text")
     if args.ref_text and not asr:
         logger.warning("--ref_text without an ASR model: no CER or WER")
-    plan = Plan(mcd=bool(args.ref_scp) and args.mcd, asr=asr, spk=spk)
+    plan = Plan(mcd=bool(args.ref_scp) and args.mcd, asr=asr, spk=spk, text_normalization=args.text_normalization)
     if not (plan.mcd or plan.asr or plan.spk):
         raise DataError("nothing to score: give --ref_scp (MCD, speaker similarity) and/or "
                         "--ref_text with an ASR model (CER, WER)")
@@ -122,7 +130,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
         plan.ref_sources = read_wav_scp(args.ref_scp)
         check_same_utterances(plan.hyp_sources, args.hyp_scp, plan.ref_sources, args.ref_scp)
     if asr:
-        plan.ref_text = read_text(args.ref_text)
+        plan.ref_text = {
+            utt: normalize_text(text, args.text_normalization) for utt, text in read_text(args.ref_text).items()
+        }
         check_same_utterances(plan.hyp_sources, args.hyp_scp, plan.ref_text, args.ref_text)
     if args.utt2spk:
         plan.utt2spk = read_map(args.utt2spk)
@@ -224,7 +234,8 @@ def main(argv: Optional[List[str]] = None) -> None:
 
         asr_text: Dict[str, str] = values["asr_text"]  # type: ignore[assignment]
         write_map(outdir / "asr_text", asr_text)
-        results = score_intelligibility(plan.ref_text, asr_text, outdir, plan.utt2spk)
+        hyps = {utt: normalize_text(text, plan.text_normalization) for utt, text in asr_text.items()}
+        results = score_intelligibility(plan.ref_text, hyps, outdir, plan.utt2spk)
         for metric, result in results.items():
             report = outdir / f"score_{metric}" / "result.txt"
             logger.info(f"{outdir}: {summary_line(metric, result)}; report: {report}")

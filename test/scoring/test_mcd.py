@@ -112,3 +112,15 @@ def test_alpha_grows_with_the_rate_and_options_are_checked():
         MCDScorer(align="linear")
     with pytest.raises(DataError, match="alpha"):
         MCDScorer(alpha=1.5)
+
+
+def test_text_normalization_for_asr_scoring() -> None:
+    from espnet2_speecht5.scoring.text_norm import normalize_text
+
+    assert normalize_text("And there was Ethel Baird, whom  also you must remember.") == (
+        "and there was ethel baird whom also you must remember"
+    )
+    assert normalize_text("It's 5 o'clock!") == "it's 5 o'clock"
+    assert normalize_text("Keep: Case.", "none") == "Keep: Case."
+    with pytest.raises(ValueError, match="unknown text normalization"):
+        normalize_text("x", "upper")
