@@ -22,6 +22,7 @@ from typing import Any, List, Optional, Sequence, Set, Tuple, Union
 import numpy as np
 import torch
 from espnet2.text.build_tokenizer import build_tokenizer
+from espnet2.text.cleaner import TextCleaner
 from espnet2.text.token_id_converter import TokenIDConverter
 
 from espnet2_speecht5.data.errors import DataError
@@ -107,6 +108,8 @@ class Text2Speech:
             non_linguistic_symbols=getattr(args, "non_linguistic_symbols", None),
             g2p_type=getattr(args, "g2p", None),
         )
+        cleaner = getattr(args, "cleaner", None)
+        self.cleaner = TextCleaner(cleaner) if cleaner else None  # the same text cleaning as in training
         self.converter = TokenIDConverter(token_list=self.token_list)
         self.known = set(self.token_list)
         self.vocoder = None
@@ -125,6 +128,8 @@ class Text2Speech:
 
     def token_ids(self, text: str, utt: Optional[str] = None, unknown: Optional[Set[str]] = None) -> List[int]:
         """Tokenise ``text``; tokens outside the token list become ``<unk>`` and are added to ``unknown``."""
+        if self.cleaner is not None:
+            text = self.cleaner(text)
         tokens = self.tokenizer.text2tokens(text)
         if not tokens:
             raise DataError("empty text: nothing to synthesise", utt=utt)
