@@ -21,28 +21,13 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import torch
 
 from espnet2_speecht5.data.audio import AudioSource, read_audio, resample, to_mono
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import PathLike
+from espnet2_speecht5.scoring.weights import load_weights
 from espnet2_speecht5.speaker.model_files import SpkModelFiles, resolve_spk_model
 
 MIN_SECONDS = 0.5  # shorter input is repeated up to this length (the frame-level convolutions need context)
-
-
-def _load_weights(model: torch.nn.Module, weights: Path) -> None:
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as err:  # unpickling errors come in many types
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise DataError(f"cannot load speaker model weights ({reason})", weights) from None
-    if not isinstance(state, dict):
-        raise DataError(f"expected a state dict, found {type(state).__name__}", weights)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        detail = f"missing {list(missing)[:3]}" if missing else f"unexpected {list(unexpected)[:3]}"
-        raise DataError(f"weights do not match config.yaml ({detail})", weights)
 
 
 class SpeakerEmbedder:
@@ -57,7 +42,7 @@ class SpeakerEmbedder:
         self.files = files
         self.speech2embedding = Speech2Embedding(train_config=str(files.config), model_file=None, device=device)
         self.model = self.speech2embedding.spk_model
-        _load_weights(self.model, files.model)
+        load_weights(self.model, files.model)  # weights_only loading, every key and shape checked
         self.model.eval()
         args = self.speech2embedding.spk_train_args
         preprocessor_conf = getattr(args, "preprocessor_conf", None) or {}
