@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from espnet2_speecht5.bin.cli import fail
+from espnet2_speecht5.bin.cli import fail, str2bool
 from espnet2_speecht5.bin.quiet_imports import quiet_espnet
 from espnet2_speecht5.data.errors import DataError
 
@@ -55,7 +55,7 @@ def get_parser() -> argparse.ArgumentParser:
     group = parser.add_argument_group("Input data")
     group.add_argument("--data_path_and_name_and_type", type=str2triple_str, required=True, action="append")
     group.add_argument("--key_file", type=str_or_none, help="decode only these utterances (first column)")
-    group.add_argument("--allow_variable_data_keys", type=config_argparse_bool, default=False)
+    group.add_argument("--allow_variable_data_keys", type=str2bool, default=False)
     group = parser.add_argument_group("Model")
     group.add_argument("--asr_train_config", type=str, help="config.yaml of the ASR training")
     group.add_argument("--asr_model_file", type=str, help="parameters of the ASR model (*.pth)")
@@ -75,15 +75,6 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--token_type", type=str_or_none, default=None, choices=["char", "bpe", "word", None])
     group.add_argument("--bpemodel", type=str_or_none, default=None)
     return parser
-
-
-def config_argparse_bool(value: str) -> bool:
-    lowered = str(value).strip().lower()
-    if lowered in ("true", "yes", "1"):
-        return True
-    if lowered in ("false", "no", "0"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got '{value}'")
 
 
 def check_inputs(data: Sequence[Tuple[str, str, str]], key_file: Optional[str]) -> None:

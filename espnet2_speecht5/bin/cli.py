@@ -31,7 +31,7 @@ def setup_logging(level: int = logging.INFO) -> None:
 
 def str2bool(value: str) -> bool:
     """Parse ``true``/``false`` (also ``yes``/``no``, ``1``/``0``) for argparse."""
-    lowered = value.strip().lower()
+    lowered = str(value).strip().lower()  # str(): a YAML config may give a real bool
     if lowered in ("true", "yes", "1"):
         return True
     if lowered in ("false", "no", "0"):

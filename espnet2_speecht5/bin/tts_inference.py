@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet2_speecht5.bin.cli import fail
+from espnet2_speecht5.bin.cli import fail, str2bool
 from espnet2_speecht5.bin.quiet_imports import quiet_espnet
 from espnet2_speecht5.data.errors import DataError
 
@@ -39,7 +39,6 @@ with quiet_espnet():
     from espnet2.utils.types import str2triple_str, str_or_none
     from tqdm import tqdm
 
-    from espnet2_speecht5.bin.asr_inference import config_argparse_bool
     from espnet2_speecht5.inference.speech2text import require_file
     from espnet2_speecht5.inference.text2speech import Text2Speech
 
@@ -73,7 +72,7 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--minlenratio", type=float, default=0.0, help="minimum steps per input token, times r")
     group.add_argument("--maxlenratio", type=float, default=10.0, help="maximum steps per input token, times r")
     group.add_argument(
-        "--prenet_dropout", type=config_argparse_bool, default=None, help="pre-net dropout on (default: the model's)"
+        "--prenet_dropout", type=str2bool, default=None, help="pre-net dropout on (default: the model's)"
     )
     group.add_argument("--vocoder", default="griffin_lim", choices=["griffin_lim", "hifigan", "none"])
     group.add_argument("--vocoder_file", type=str_or_none, default=None, help="HiFi-GAN weights (folder or file)")
