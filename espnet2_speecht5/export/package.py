@@ -179,12 +179,16 @@ def _unpacked_file_values(config: Dict[str, Any], names: List[str]) -> Iterator[
 
 
 def extract(zip_path: PathLike, outdir: PathLike) -> List[str]:
-    """Unzip ``zip_path`` into ``outdir`` as it is (the layout Hugging Face model repos of ESPnet use)."""
+    """Unzip ``zip_path`` into ``outdir`` as it is (the layout Hugging Face model repos of ESPnet use).
+
+    The archive is checked first (:func:`espnet2_speecht5.export.archive.verify_archive`: member
+    names, symlinks, meta.yaml, checksums), so nothing is written for a refused archive.
+    """
+    from espnet2_speecht5.export.archive import verify_archive
+
+    verify_archive(zip_path)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path) as archive:
-        for name in archive.namelist():
-            if Path(name).is_absolute() or ".." in Path(name).parts:
-                raise DataError(f"unsafe path '{name}' in the archive", zip_path)
         archive.extractall(outdir)
         return archive.namelist()
