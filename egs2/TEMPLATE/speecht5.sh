@@ -78,8 +78,7 @@ inference_lm=valid.loss.ave.pth  # the checkpoint of the trained LM used for dec
 inference_model=      # checkpoint in the experiment folder; default: valid.acc.ave.pth, else valid.acc.best.pth, else latest.pth (tts: valid.loss.*)
 inference_args=       # extra options for the inference module
 inference_ngpu=0      # GPUs per inference job
-hf_repo=              # Hugging Face repository owner/name for stage 13
-publish=false         # stage 13 uploads only with --publish true and --hf_repo
+hf_repo=              # Hugging Face repository owner/name: stage 13 uploads there when a Hugging Face token is set
 
 help_message="Usage: $0 --task <task> --train_set <set> --valid_set <set> --test_sets '<sets>' [options]
 
@@ -125,7 +124,8 @@ Options (default in brackets):
   --inference_nj N [${inference_nj}]  --inference_ngpu N [${inference_ngpu}]
   --inference_model FILE      [valid.acc.ave.pth, else valid.acc.best.pth, else latest.pth]
   --inference_args '...'      extra options for the inference module
-  --hf_repo owner/name, --publish true|false [${publish}]   stage 13 uploads only with both"
+  --hf_repo owner/name        stage 13 uploads the export folder there when a Hugging Face token is set
+                              (HF_TOKEN or huggingface-cli login); otherwise it lists what it would upload"
 
 log "$0 $*"
 . ./utils/parse_options.sh
@@ -231,8 +231,6 @@ if [ -n "${lm_file}" ]; then
     [ -f "${lm_file}" ] || die "--lm_file ${lm_file} does not exist"
 fi
 case "${use_lm}" in true|false) ;; *) die "--use_lm must be true or false, not '${use_lm}'" ;; esac
-case "${publish}" in true|false) ;; *) die "--publish must be true or false, not '${publish}'" ;; esac
-if "${publish}" && [ -z "${hf_repo}" ]; then die "--publish true needs --hf_repo owner/name"; fi
 
 skip() { log "stage $1: skipped: $2"; }
 not_implemented() { die "stage $1 is not implemented for task ${task}"; }
@@ -694,11 +692,25 @@ packed_zip() { local model; model=$(inference_model_name); echo "${task_exp}/$(b
 
 stage_12_pack() {
     require_task 12
-    local model zip f opts=() configs=("${task_exp}/config.yaml")
+    local model zip f tensors opts=() configs=("${task_exp}/config.yaml")
     model=$(inference_model_name)
     require "${task_exp}/${model}" 8
     require "${task_exp}/RESULTS.md" 11
     zip=$(packed_zip)
+    # The weights also travel as safetensors (loading them runs no code); rewritten when the .pth is newer.
+    tensors=${task_exp}/${model%.pth}.safetensors
+    if [ ! -f "${tensors}" ] || [ "${task_exp}/${model}" -nt "${tensors}" ]; then
+        python -m espnet2_speecht5.bin.export_model safetensors "${task_exp}/${model}" "${tensors}"
+    fi
+    opts+=(--option "${tensors}")
+    # Stage 9's decoding options travel as inference.yaml: from_pretrained decodes the way RESULTS.md was made.
+    require_file "${inference_config}" --inference_config
+    cp "${inference_config}" "${task_exp}/inference.yaml"
+    opts+=(--option "${task_exp}/inference.yaml")
+    # TTS: the training speakers' mean x-vectors, so that a user can pick a voice by name.
+    if [ "${task}" = tts ] && [ -f "${xvector_dir}/${data_train_set}/spk_xvector.ark" ]; then
+        opts+=(--option "${xvector_dir}/${data_train_set}/spk_xvector.ark")
+    fi
     if "${use_lm}"; then
         require "$(lm_model_file)" 8
         opts+=(--lm_train_config "$(lm_train_config)" --lm_file "$(lm_model_file)")
@@ -714,8 +726,12 @@ stage_12_pack() {
     python -m espnet2.bin.pack "${pack_kind}" --${model_prefix}train_config "${task_exp}/config.yaml" \
         --${model_prefix}model_file "${task_exp}/${model}" "${opts[@]}" --outpath "${zip}" >"${task_exp}/pack.log" 2>&1 \
         || { tail -n 20 "${task_exp}/pack.log" >&2; die "packing failed; see ${task_exp}/pack.log"; }
+    # sha256 of every member in meta.yaml, then verify and unpack it the way users will.
+    python -m espnet2_speecht5.bin.export_model checksum "${zip}"
     python -m espnet2_speecht5.bin.export_model check "${zip}"
-    log "stage 12: packed ${zip} ($(du -h "${zip}" | cut -f1))"
+    local packed=("${task_exp}/config.yaml" "${task_exp}/${model}")
+    for f in "${opts[@]}"; do [[ "${f}" == --* ]] || packed+=("${f}"); done
+    log "stage 12: packed ${zip} ($(du -h "${zip}" | cut -f1)) with sha256 checksums: ${packed[*]}"
 }
 
 stage_13_publish() {
@@ -726,13 +742,8 @@ stage_13_publish() {
     corpus=$(basename "$(dirname "$(pwd)")")
     python -m espnet2_speecht5.bin.export_model folder --zip "${zip}" --results "${task_exp}/RESULTS.md" \
         --task "${task}" --corpus "${corpus}" --outdir "${task_exp}/export" --hf_repo "${hf_repo}"
-    if [ -n "${hf_repo}" ] && "${publish}"; then
-        python -m espnet2_speecht5.bin.export_model upload --folder "${task_exp}/export" --hf_repo "${hf_repo}"
-    elif [ -n "${hf_repo}" ]; then
-        log "stage 13: not uploading to ${hf_repo} (pass --publish true to upload)"
-    else
-        log "stage 13: not uploading (pass --hf_repo owner/name --publish true to upload)"
-    fi
+    # Uploads only with --hf_repo and a Hugging Face token; otherwise lists what it would upload.
+    python -m espnet2_speecht5.bin.export_model upload --folder "${task_exp}/export" --hf_repo "${hf_repo}"
     log "stage 13: the export folder is ${task_exp}/export"
 }
 

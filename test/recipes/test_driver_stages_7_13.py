@@ -7,6 +7,8 @@ RESULTS.md, pack, export), not what the model learns.
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -14,10 +16,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from test_driver import make_toy_recipe, run
 
+from espnet2_speecht5.checkpoint.io import load_checkpoint
+from espnet2_speecht5.export.archive import verify_archive
 from espnet2_speecht5.export.package import check_archive
+from espnet2_speecht5.export.transformers_export import espnet_files_from_meta, load_trained_model
 
 TINY_TRAIN = textwrap.dedent(
     """\
@@ -75,14 +81,16 @@ def test_bad_options_give_one_line(fresh_recipe: Path):
     proc = run(fresh_recipe, "--stage", "9", "--stop_stage", "9", "--lm_file", "/no/such/lm.pth")
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1] == "ERROR: --lm_file /no/such/lm.pth does not exist"
-    proc = run(fresh_recipe, "--stage", "13", "--stop_stage", "13", "--publish", "true")
-    assert proc.stderr.strip().splitlines()[-1] == "ERROR: --publish true needs --hf_repo owner/name"
+    proc = run(fresh_recipe, "--stage", "13", "--stop_stage", "13", "--publish", "true")  # gone: the token decides
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1] == "speecht5.sh: unknown option '--publish' (see --help)"
 
 
 def test_help_lists_the_new_options(fresh_recipe: Path):
     proc = run(fresh_recipe, "--help")
-    for option in ("--ngpu", "--init_param", "--use_lm", "--lm_file", "--inference_model", "--hf_repo", "--publish"):
+    for option in ("--ngpu", "--init_param", "--use_lm", "--lm_file", "--inference_model", "--hf_repo"):
         assert option in proc.stdout + proc.stderr
+    assert "--publish" not in proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +120,9 @@ def test_full_run_writes_every_stage_output(trained_recipe):
         assert "Sum/Avg" in (decode / f"score_{metric}" / "result.txt").read_text()
     for n in range(7, 14):
         assert list((recipe / "exp" / "logs").glob(f"stage{n}_*.log"))
-    assert "stage 13: not uploading (pass --hf_repo owner/name --publish true to upload)" in proc.stderr
+    # no --hf_repo: stage 13 lists what it would upload and says how to upload
+    assert re.search(r"would upload \d+ files \([0-9.]+ MB\) to owner/name:", proc.stderr)
+    assert "not uploaded: no --hf_repo; to upload, pass --hf_repo owner/name" in proc.stderr
 
 
 def test_results_md_has_a_cer_row_in_the_recipe_and_the_exp(trained_recipe):
@@ -133,6 +143,14 @@ def test_pack_makes_a_zip_that_espnet_can_load(trained_recipe, tmp_path: Path):
         meta = yaml.safe_load(archive.read("meta.yaml"))
     assert meta["yaml_files"] == {"asr_train_config": "exp/asr_train_char/config.yaml"}
     assert "exp/asr_train_char/RESULTS.md" in names
+    # The weights travel as safetensors too, and meta.yaml holds the sha256 of every member.
+    assert "exp/asr_train_char/valid.acc.ave.safetensors" in names
+    assert set(meta["sha256"]) == set(names) - {"meta.yaml"}
+    assert verify_archive(zip_path) == meta
+    pth, tensors = load_checkpoint(exp / "valid.acc.ave.pth"), load_checkpoint(exp / "valid.acc.ave.safetensors")
+    assert set(tensors) == set(pth) and all(torch.equal(tensors[k], pth[k]) for k in pth)
+    stage_log = (recipe / "exp" / "logs" / "stage12_pack.log").read_text()
+    assert "sha256 of" in stage_log and "with sha256 checksums: " in stage_log
     unpacked = check_archive(zip_path, tmp_path / "cache")
     # Our Speech2Text builds the model from the unpacked files and decodes one utterance.
     code = textwrap.dedent(
@@ -151,6 +169,49 @@ def test_pack_makes_a_zip_that_espnet_can_load(trained_recipe, tmp_path: Path):
     export = exp / "export"
     assert (export / "meta.yaml").is_file() and (export / "README.md").is_file()
     assert "|dataset|Snt|Wrd|" in (export / "README.md").read_text()
+
+
+def test_export_folder_loads_in_transformers_with_our_logits(trained_recipe):
+    """Stage 13's folder also holds a SpeechT5ForSpeechToText; its logits equal our model's (same id order)."""
+    import soundfile
+    from transformers import SpeechT5FeatureExtractor, SpeechT5ForSpeechToText
+
+    from espnet2_speecht5.models.asr import espnet_to_net_ids
+
+    recipe, _ = trained_recipe
+    export = recipe / "exp" / "asr_train_char" / "export"
+    ours, _ = load_trained_model("asr", *espnet_files_from_meta(export, "asr"))  # the ESPnet layout
+    theirs = SpeechT5ForSpeechToText.from_pretrained(export).eval()
+    extractor = SpeechT5FeatureExtractor.from_pretrained(export)
+    audio = [soundfile.read(path, dtype="float32") for path in sorted((recipe / "wav").glob("*.wav"))]
+    by_length = {len(wav): wav for wav, rate in audio if rate == 16000}
+    wavs = [by_length[n] for n in sorted(by_length)[-2:]]  # two 16 kHz waveforms of different lengths
+    inputs = extractor(audio=wavs, sampling_rate=16000, padding=True, return_tensors="pt")
+    sos = ours.sos
+    prev = torch.tensor([[sos, 3, 4, 5, 2], [sos, 6, 2, -1, -1]])
+    with torch.no_grad():
+        enc, _ = ours.encode(inputs["input_values"], inputs["attention_mask"].sum(1))
+        logits, _ = ours.decoder_logits(enc, prev)
+        ref = theirs(**inputs, decoder_input_ids=espnet_to_net_ids(prev, ours.id_perm)).logits
+    assert float((ref.index_select(-1, ours.id_perm) - logits).abs().max()) <= 1e-4
+    tokens = (export / "tokens.txt").read_text(encoding="utf-8").splitlines()
+    assert [tokens[int(i)] for i in ours.id_perm] == ours.token_list
+
+
+def test_pack_rewrites_the_safetensors_only_when_the_pth_is_newer(trained_recipe):
+    recipe, _ = trained_recipe
+    exp = recipe / "exp" / "asr_train_char"
+    tensors = exp / "valid.acc.ave.safetensors"
+    written = tensors.stat().st_mtime_ns
+    proc = run(recipe, "--stage", "12", "--stop_stage", "12")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert tensors.stat().st_mtime_ns == written  # up to date: kept
+    earlier = (exp / "valid.acc.ave.pth").stat().st_mtime - 10
+    os.utime(tensors, (earlier, earlier))  # as if training had written a new model since
+    proc = run(recipe, "--stage", "12", "--stop_stage", "12")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert tensors.stat().st_mtime > earlier + 5  # the .pth is newer: written again
+    verify_archive(exp / "asr_train_char_valid.acc.ave.zip")
 
 
 def test_training_threads_default_to_one_and_follow_the_option(trained_recipe):

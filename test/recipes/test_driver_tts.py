@@ -115,3 +115,31 @@ def test_full_tts_run_writes_every_stage_output(tts_recipe) -> None:
         names = archive.namelist()
     assert any(n.endswith(".pth") for n in names) and "meta.yaml" in names and any("config.yaml" in n for n in names)
     assert "no speaker model recorded" in proc.stderr  # lookup embeddings: similarity is skipped, and said so
+
+
+def test_tts_export_folder_loads_in_transformers(tts_recipe, monkeypatch) -> None:
+    """Stage 13's folder holds the ESPnet layout and a SpeechT5ForTextToSpeech whose mel equals our model's
+    under teacher forcing (speech-decoder pre-net dropout off on both sides)."""
+    from transformers import SpeechT5ForTextToSpeech
+    from transformers.models.speecht5 import modeling_speecht5
+
+    from espnet2_speecht5.export.transformers_export import espnet_files_from_meta, load_trained_model
+
+    recipe, _ = tts_recipe
+    export = recipe / "exp" / "tts_train_char" / "export"
+    ours, _ = load_trained_model("tts", *espnet_files_from_meta(export, "tts"))
+    ours.net.speech_decoder_prenet.always_dropout = False
+    # transformers applies its pre-net dropout even in eval mode: the identity instead (as test/nets does)
+    monkeypatch.setattr(modeling_speecht5.SpeechT5SpeechDecoderPrenet, "_consistent_dropout", lambda self, x, p: x)
+    theirs = SpeechT5ForTextToSpeech.from_pretrained(export).eval()
+    gen = torch.Generator().manual_seed(0)
+    tokens = torch.arange(2, min(8, ours.vocab_size - 1))[None, :]  # network ids of ordinary tokens
+    prev = torch.randn(1, 4, 80, generator=gen)
+    spk = torch.randn(1, ours.net.cfg.speaker_embedding_dim, generator=gen)
+    with torch.no_grad():
+        out = ours.net(tokens, None, prev, None, spk)
+        ref = theirs(input_ids=tokens, decoder_input_values=prev, speaker_embeddings=spk).spectrogram
+    assert ref.shape == out.mel_after.shape and float((ref - out.mel_after).abs().max()) <= 1e-4
+    card = (export / "README.md").read_text(encoding="utf-8")
+    assert "Text2Speech.from_pretrained(" in card and "SpeechT5ForTextToSpeech.from_pretrained(" in card
+    assert "pipeline_tag: text-to-speech" in card
