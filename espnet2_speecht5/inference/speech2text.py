@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import inspect
 import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -29,6 +30,7 @@ from espnet2.text.build_tokenizer import build_tokenizer
 from espnet2.text.token_id_converter import TokenIDConverter
 
 from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.inference.audio_input import AudioInput, load_input_audio
 from espnet2_speecht5.models.asr import SpeechT5ASRModel
 from espnet2_speecht5.models.asr_scorer import SpeechT5DecoderScorer
 
@@ -80,6 +82,18 @@ def load_lm(config: Optional[PathLike], lm_file: Optional[PathLike], device: str
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(f"cannot load the language model: {first}", lm_file) from None
     return lm.lm
+
+
+def _converted_transformers(folder: Path, task: str, cache_dir: Optional[PathLike]) -> Dict[str, str]:
+    """An ESPnet config and weights converted (once, into the cache) from a transformers folder."""
+    from espnet2_speecht5.hub.cache import cache_root, short_hash
+    from espnet2_speecht5.hub.transformers_import import convert_transformers_folder, transformers_task
+
+    found = transformers_task(folder)
+    if found != task:
+        raise DataError(f"is a transformers {found} model, not {task}", folder)
+    outdir = cache_root(cache_dir) / "transformers" / short_hash(str(Path(folder).resolve()))
+    return convert_transformers_folder(folder, outdir)
 
 
 class Speech2Text:
@@ -167,31 +181,62 @@ class Speech2Text:
         self.converter = TokenIDConverter(token_list=token_list)
 
     @classmethod
-    def from_pretrained(cls, model_tag: Optional[str] = None, **kwargs: Any) -> Speech2Text:
-        """Build from a packed model: a local model-zoo zip (or a name espnet_model_zoo can fetch).
+    def from_pretrained(
+        cls, model_tag: Optional[str] = None, cache_dir: Optional[PathLike] = None, **kwargs: Any
+    ) -> Speech2Text:
+        """Build from a packed model.
 
-        Extra keyword arguments (``beam_size``, ``ctc_weight``, ...) go to the constructor.
+        Args:
+            model_tag: a stage-12 zip, an unpacked or exported folder, an http(s) URL of a zip, a
+                Hugging Face id ``owner/name``, or a transformers SpeechT5ForSpeechToText folder
+                (converted once into the cache; it has no CTC head, so ``ctc_weight`` defaults to 0).
+                See :func:`espnet2_speecht5.hub.resolve.resolve`.
+            cache_dir: where downloads and unpacked files go (default ``~/.cache/espnet2_speecht5``).
+            kwargs: constructor options (``beam_size``, ``ctc_weight``, ``device``, ...).
         """
-        if model_tag:
-            from espnet_model_zoo.downloader import ModelDownloader
+        if not model_tag:
+            return cls(**kwargs)
+        from espnet2_speecht5.hub.resolve import resolve
 
-            if Path(model_tag).suffix == ".zip" and not Path(model_tag).is_file():
-                raise DataError(f"no such model file: {model_tag}")
-            unpacked = ModelDownloader().download_and_unpack(model_tag)
-            for key, value in unpacked.items():
-                kwargs.setdefault(key, value)
+        resolved = resolve(model_tag, cache_dir)
+        if resolved.layout == "transformers":
+            files = _converted_transformers(resolved.root, "asr", cache_dir)
+            if kwargs.get("ctc_weight", 0.0) != 0.0:
+                logger.warning("a transformers model has no trained CTC head: ctc_weight %s is set to 0",
+                               kwargs["ctc_weight"])
+            kwargs["ctc_weight"] = 0.0
+        else:
+            files = resolved.require("asr_train_config", "asr_model_file")
+            for key in ("lm_train_config", "lm_file"):
+                if key in resolved.files:
+                    files[key] = resolved.files[key]
+        for key, value in files.items():
+            kwargs.setdefault(key, value)
+        for key, value in resolved.inference_options(inspect.signature(cls.__init__).parameters).items():
+            kwargs.setdefault(key, value)
         return cls(**kwargs)
 
+    def transcribe(self, audio: AudioInput, rate: Optional[int] = None) -> str:
+        """The best hypothesis for one utterance, as text.
+
+        Args:
+            audio: a file path, or a (L,) waveform (at ``rate``, default 16 kHz).
+        """
+        text, tokens, _, _ = self(load_input_audio(audio, rate))[0]
+        return text if text is not None else " ".join(tokens)
+
     @torch.no_grad()
-    def __call__(self, speech: Union[torch.Tensor, np.ndarray]) -> List[Result]:
+    def __call__(self, speech: Union[torch.Tensor, np.ndarray, str, Path]) -> List[Result]:
         """Recognise one utterance.
 
         Args:
-            speech: (L,) waveform at 16 kHz (a (1, L) batch is accepted too).
+            speech: (L,) waveform at 16 kHz (a (1, L) batch is accepted too), or an audio file path.
 
         Returns:
             up to ``nbest`` tuples (text, tokens, token ids, hypothesis), best first.
         """
+        if isinstance(speech, (str, Path)):
+            speech = load_input_audio(speech)
         if isinstance(speech, np.ndarray):
             speech = torch.from_numpy(speech)
         if speech.dim() == 2:

@@ -15,9 +15,11 @@ Example::
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Set, Tuple, Union
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 import torch
@@ -31,6 +33,24 @@ from espnet2_speecht5.models.tts import SpeechT5TTSModel
 from espnet2_speecht5.scoring.weights import load_weights
 
 logger = logging.getLogger(__name__)
+
+SPEAKER_TABLE_NAME = "spk_xvector.ark"
+SpeakerInput = Union[None, str, Path, np.ndarray, torch.Tensor]
+
+
+def read_speaker_table(path: PathLike) -> Dict[str, np.ndarray]:
+    """Named x-vectors from a Kaldi ark (or scp) file: {speaker: (D,) float32}."""
+    import kaldiio
+
+    path = require_file(path, "speaker table")
+    try:
+        reader = kaldiio.load_scp(str(path)) if path.suffix == ".scp" else kaldiio.load_ark(str(path))
+        table = {str(name): np.array(vector, dtype=np.float32).reshape(-1) for name, vector in dict(reader).items()}
+    except Exception as err:  # noqa: BLE001 - kaldiio raises many kinds for a damaged file
+        raise DataError(f"cannot read the speaker table ({type(err).__name__}: {err})", path) from None
+    if not table:
+        raise DataError("the speaker table is empty", path)
+    return table
 
 
 @dataclass
@@ -75,6 +95,8 @@ class Text2Speech:
         prenet_dropout: keep the speech-decoder pre-net dropout on while generating (None: the
             model's ``prenet_dropout_at_inference``).
         seed: seeds the pre-net dropout, so that a run is reproducible.
+        speaker_table: a Kaldi ark or scp of named x-vectors (the training speakers' means that
+            stage 12 packs), so that :meth:`synthesize` can take a speaker by name.
     """
 
     def __init__(
@@ -89,6 +111,7 @@ class Text2Speech:
         vocoder_file: Optional[str] = None,
         prenet_dropout: Optional[bool] = None,
         seed: int = 0,
+        speaker_table: Optional[PathLike] = None,
     ) -> None:
         model, args = load_tts_model(train_config, model_file, device)
         model.eval()
@@ -117,6 +140,73 @@ class Text2Speech:
             from espnet2_speecht5.vocoder import build_vocoder
 
             self.vocoder = build_vocoder(vocoder, vocoder_file)
+        self.speakers: Dict[str, np.ndarray] = read_speaker_table(speaker_table) if speaker_table else {}
+
+    @classmethod
+    def from_pretrained(
+        cls, model_tag: Optional[str] = None, cache_dir: Optional[PathLike] = None, **kwargs: Any
+    ) -> Text2Speech:
+        """Build from a packed model: a stage-12 zip, an unpacked or exported folder, an http(s) URL,
+        a Hugging Face id ``owner/name``, or a transformers SpeechT5ForTextToSpeech folder
+        (converted once into the cache). The packed speaker table, if any, is loaded too.
+
+        Args:
+            cache_dir: where downloads and unpacked files go (default ``~/.cache/espnet2_speecht5``).
+            kwargs: constructor options (``vocoder``, ``threshold``, ``device``, ...).
+        """
+        if not model_tag:
+            return cls(**kwargs)
+        from espnet2_speecht5.hub.resolve import resolve
+        from espnet2_speecht5.inference.speech2text import _converted_transformers
+
+        resolved = resolve(model_tag, cache_dir)
+        if resolved.layout == "transformers":
+            files = _converted_transformers(resolved.root, "tts", cache_dir)
+        else:
+            files = resolved.require("train_config", "model_file")
+            tables = sorted(resolved.root.rglob(SPEAKER_TABLE_NAME))
+            if tables and "speaker_table" not in kwargs:
+                kwargs["speaker_table"] = str(tables[0])
+        for key, value in files.items():
+            kwargs.setdefault(key, value)
+        for key, value in resolved.inference_options(inspect.signature(cls.__init__).parameters).items():
+            kwargs.setdefault(key, value)
+        return cls(**kwargs)
+
+    def speaker_embedding(self, speaker: SpeakerInput = None) -> Optional[np.ndarray]:
+        """(D,) x-vector for ``speaker``: a name from the packed table, a ``.npy`` file, or an array.
+
+        None picks the table's first speaker (logged); a model without speaker input returns None.
+        """
+        if not self.model.use_speaker_embedding:
+            return None
+        if speaker is None:
+            if not self.speakers:
+                raise DataError("this model needs a speaker x-vector: pass speaker=<(512,) array or .npy file>")
+            speaker = sorted(self.speakers)[0]
+            logger.info(f"no speaker given: using '{speaker}' (the model knows {len(self.speakers)} speakers)")
+        if isinstance(speaker, str) and speaker in self.speakers:
+            return self.speakers[speaker]
+        if isinstance(speaker, (str, Path)):
+            path = Path(speaker)
+            if path.suffix == ".npy" and path.is_file():
+                return np.load(path, allow_pickle=False).astype(np.float32).reshape(-1)
+            known = ", ".join(sorted(self.speakers)[:10]) or "none packed"
+            raise DataError(f"unknown speaker '{speaker}': not a packed speaker name ({known}) "
+                            "nor a .npy file")
+        return np.asarray(speaker, dtype=np.float32).reshape(-1)
+
+    def synthesize(self, text: str, speaker: SpeakerInput = None) -> np.ndarray:
+        """One text -> (N,) float32 waveform at :attr:`sample_rate`.
+
+        Args:
+            speaker: see :meth:`speaker_embedding`.
+        """
+        if self.vocoder is None:
+            raise DataError("this Text2Speech was built with vocoder='none': it can only return mels")
+        embedding = self.speaker_embedding(speaker)
+        spembs = None if embedding is None else embedding[None]
+        return self([text], spembs=spembs)[0].wav
 
     @property
     def sample_rate(self) -> int:
