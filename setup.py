@@ -29,4 +29,5 @@ setup(
         "PyYAML",
     ],
     extras_require={"dev": ["pytest", "ruff"]},
+    entry_points={"console_scripts": ["speecht5 = espnet2_speecht5.bin.speecht5_cli:console_main"]},
 )

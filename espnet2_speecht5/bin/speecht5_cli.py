@@ -1,0 +1,273 @@
+"""``speecht5``: use packed SpeechT5 models from the shell.
+
+Every ``--model`` is what ``from_pretrained`` takes: a stage-12 zip, an unpacked or exported
+folder, an http(s) URL, a Hugging Face id ``owner/name``, or a transformers SpeechT5 folder.
+
+Usage::
+
+    speecht5 transcribe --model exp/asr/asr_valid.acc.best.zip a.wav b.flac ...   # one line per file
+    speecht5 synthesize --model exp/tts/tts.zip --text "the pen is red" --out pen.wav [--speaker NAME|x.npy]
+    speecht5 synthesize --model exp/tts/tts.zip --text_file lines.txt --outdir wavs/   # "<name> <text>" lines
+    speecht5 convert --model microsoft/speecht5_vc --source in.wav --target-speaker x.npy --out out.wav
+    speecht5 identify --model exp/sid/sid.zip a.wav ...                          # speaker identification
+    speecht5 pack --task asr --train_config exp/asr/config.yaml --model_file exp/asr/valid.acc.best.pth --out m.zip
+    speecht5 unpack m.zip --outdir m/                                            # verified, then extracted
+    speecht5 export m.zip --outdir export/ [--hf_repo owner/name]                 # ESPnet + transformers folder
+
+Files that cannot be read are reported on one line each and the others still run; the exit
+status is then 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from espnet2_speecht5.bin.cli import run_main, str2bool
+from espnet2_speecht5.data.errors import DataError
+
+logger = logging.getLogger("speecht5")
+
+
+def _add_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="zip, folder, URL, Hugging Face id or transformers folder")
+    parser.add_argument("--cache_dir", default=None, help="download/unpack cache (default ~/.cache/espnet2_speecht5)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+
+
+def _add_vocoder(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--vocoder", default=None, choices=("griffin_lim", "hifigan"),
+                        help="default: the packed inference config's, else griffin_lim")
+    parser.add_argument("--vocoder_file", default=None, help="HiFi-GAN transformers folder or official checkpoint")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="speecht5", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--verbose", action="store_true", help="also show the libraries' progress logs")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("transcribe", help="speech recognition of audio files")
+    _add_model(p)
+    p.add_argument("files", nargs="+", help="audio files (any rate/channels; converted to 16 kHz mono)")
+    p.add_argument("--beam_size", type=int, default=None, help="default: the packed inference config's")
+    p.add_argument("--ctc_weight", type=float, default=None, help="default: the packed inference config's")
+    p.add_argument("--names", type=str2bool, default=None,
+                   help="print 'file<TAB>text' (default: only with several files)")
+
+    p = sub.add_parser("synthesize", help="text to speech")
+    _add_model(p)
+    text = p.add_mutually_exclusive_group(required=True)
+    text.add_argument("--text", help="one sentence")
+    text.add_argument("--text_file", help="lines '<name> <text>'; writes <outdir>/<name>.wav")
+    p.add_argument("--out", help="output wav for --text")
+    p.add_argument("--outdir", help="output folder for --text_file")
+    p.add_argument("--speaker", default=None, help="a packed speaker name or an x-vector .npy (default: the first)")
+    _add_vocoder(p)
+
+    p = sub.add_parser("convert", help="voice conversion / enhancement of one file")
+    _add_model(p)
+    p.add_argument("--source", required=True, help="the input audio file")
+    p.add_argument("--target-speaker", "--target_speaker", dest="target_speaker", default=None,
+                   help="the target speaker's x-vector (.npy)")
+    p.add_argument("--out", required=True, help="output wav")
+    _add_vocoder(p)
+
+    p = sub.add_parser("identify", help="speaker identification of audio files")
+    _add_model(p)
+    p.add_argument("files", nargs="+", help="audio files")
+    p.add_argument("--top", type=int, default=1, help="print the k best labels with probabilities")
+
+    p = sub.add_parser("pack", help="pack a trained model as a verified model-zoo zip")
+    p.add_argument("--task", required=True, choices=("asr", "tts"))
+    p.add_argument("--train_config", required=True)
+    p.add_argument("--model_file", required=True)
+    p.add_argument("--option", action="append", default=[], help="another file or folder to pack (repeatable)")
+    p.add_argument("--out", required=True, help="the zip to write")
+    p.add_argument("--base_dir", default=".", help="stored paths are relative to this folder (the recipe folder)")
+
+    p = sub.add_parser("unpack", help="verify a model zip, then extract it")
+    p.add_argument("zip")
+    p.add_argument("--outdir", required=True)
+
+    p = sub.add_parser("export", help="a folder for ESPnet and transformers (+ model card); upload with a token")
+    p.add_argument("zip", help="a stage-12 zip")
+    p.add_argument("--outdir", required=True)
+    p.add_argument("--results", default=None, help="RESULTS.md for the card (default: the packed one)")
+    p.add_argument("--corpus", default="unknown", help="corpus name for the card")
+    p.add_argument("--hf_repo", default="", help="owner/name: upload there when a Hugging Face token is present")
+    return parser
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def _progress(items: List[Any], desc: str) -> Iterable[Any]:
+    """``items`` with a progress bar on stderr when there are several."""
+    if len(items) < 2:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="file", file=sys.stderr)
+
+
+def _each(items: List[Any], desc: str, work: Callable[[Any], None]) -> int:
+    """Run ``work`` on every item; a bad item is reported on one line and the rest still run.
+
+    Returns the number of failed items.
+    """
+    failed = 0
+    for item in _progress(items, desc):
+        try:
+            work(item)
+        except (DataError, OSError) as err:
+            failed += 1
+            message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            where = "" if str(item) in message else f"{item}: "
+            from tqdm import tqdm
+
+            tqdm.write(f"ERROR: {where}{message}", file=sys.stderr)  # above the progress bar, on its own line
+    return failed
+
+
+def _set(options: Dict[str, Any], **values: Any) -> Dict[str, Any]:
+    """``options`` plus the values that were given on the command line (not None)."""
+    options.update({k: v for k, v in values.items() if v is not None})
+    return options
+
+
+def _write_wav(path: Path, wav: Any, rate: int) -> None:
+    import soundfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(path), wav, rate)
+    logger.info(f"wrote {path} ({len(wav) / rate:.2f} s)")
+
+
+# -------------------------------------------------------------------------------- commands
+
+
+def transcribe(args: argparse.Namespace) -> int:
+    from espnet2_speecht5.inference.speech2text import Speech2Text
+
+    options = _set({"device": args.device}, beam_size=args.beam_size, ctc_weight=args.ctc_weight)
+    asr = Speech2Text.from_pretrained(args.model, cache_dir=args.cache_dir, **options)
+    names = args.names if args.names is not None else len(args.files) > 1
+
+    def one(path: str) -> None:
+        text = asr.transcribe(path)
+        print(f"{path}\t{text}" if names else text, flush=True)
+
+    return _each(args.files, "transcribe", one)
+
+
+def _text_lines(path: str) -> List[Tuple[str, str]]:
+    lines = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            parts = line.strip().split(maxsplit=1)
+            if len(parts) != 2:
+                raise DataError("expected '<name> <text>'", path, number)
+            lines.append((parts[0], parts[1]))
+    if not lines:
+        raise DataError("has no lines", path)
+    return lines
+
+
+def synthesize(args: argparse.Namespace) -> int:
+    from espnet2_speecht5.inference.text2speech import Text2Speech
+
+    if args.text is not None and not args.out:
+        raise DataError("--text needs --out x.wav")
+    if args.text_file is not None and not args.outdir:
+        raise DataError("--text_file needs --outdir")
+    jobs = [("", args.text)] if args.text is not None else _text_lines(args.text_file)
+    options = _set({"device": args.device}, vocoder=args.vocoder, vocoder_file=args.vocoder_file)
+    tts = Text2Speech.from_pretrained(args.model, cache_dir=args.cache_dir, **options)
+
+    def one(job: Tuple[str, str]) -> None:
+        name, text = job
+        out = Path(args.out) if not name else Path(args.outdir) / f"{name}.wav"
+        _write_wav(out, tts.synthesize(text, args.speaker), tts.sample_rate)
+
+    return _each(jobs, "synthesize", one)
+
+
+def convert(args: argparse.Namespace) -> int:
+    from espnet2_speecht5.inference.speech2speech import Speech2Speech
+
+    options = _set({"device": args.device}, vocoder=args.vocoder, vocoder_file=args.vocoder_file)
+    vc = Speech2Speech.from_pretrained(args.model, cache_dir=args.cache_dir, **options)
+    _write_wav(Path(args.out), vc(args.source, args.target_speaker), vc.sample_rate)
+    return 0
+
+
+def identify(args: argparse.Namespace) -> int:
+    from espnet2_speecht5.inference.speech2label import Speech2Label
+
+    sid = Speech2Label.from_pretrained(args.model, cache_dir=args.cache_dir, device=args.device)
+
+    def one(path: str) -> None:
+        best = sid.top(path, args.top)
+        print(path + "\t" + " ".join(f"{label}:{prob:.3f}" for label, prob in best), flush=True)
+
+    return _each(args.files, "identify", one)
+
+
+def pack(args: argparse.Namespace) -> int:
+    from espnet2_speecht5.export.packing import pack_model
+
+    out = pack_model(args.task, args.train_config, args.model_file, args.out, args.option, args.base_dir)
+    logger.info(f"packed {out}")
+    return 0
+
+
+def unpack(args: argparse.Namespace) -> int:
+    from espnet2_speecht5.export.package import extract
+
+    names = extract(args.zip, args.outdir)
+    logger.info(f"{args.zip}: verified and extracted {len(names)} files into {args.outdir}")
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from espnet2_speecht5.export.packing import export_folder
+
+    export_folder(args.zip, args.outdir, corpus=args.corpus, results=args.results, hf_repo=args.hf_repo)
+    return 0
+
+
+COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
+    "transcribe": transcribe,
+    "synthesize": synthesize,
+    "convert": convert,
+    "identify": identify,
+    "pack": pack,
+    "unpack": unpack,
+    "export": export,
+}
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = get_parser().parse_args(argv)
+    if not args.verbose:  # ESPnet's beam search logs every step at INFO on the root logger
+        logging.getLogger().setLevel(logging.WARNING)
+        for name in ("speecht5", "espnet2_speecht5"):
+            logging.getLogger(name).setLevel(logging.INFO)
+    failed = COMMANDS[args.command](args)
+    if failed:
+        raise DataError(f"{failed} of the inputs failed (listed above)")
+
+
+def console_main() -> None:
+    """The ``speecht5`` console script."""
+    run_main(main)
+
+
+if __name__ == "__main__":
+    console_main()
