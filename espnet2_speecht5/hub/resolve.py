@@ -108,12 +108,8 @@ def resolve(tag: Union[str, Path], cache_dir: Optional[PathLike] = None) -> Reso
 
 
 def _from_zip(tag: str, path: Path, cache: Path) -> ResolvedModel:
-    import zipfile
-
     from espnet2_speecht5.export.archive import unpack_verified
 
-    if not zipfile.is_zipfile(path):
-        raise DataError("is not a zip archive (a model-zoo zip from stage 12 was expected)", path)
     files = unpack_verified(path, cache / "zips")
     root = _meta_root(Path(next(iter(files.values()))))
     return ResolvedModel(tag, "espnet", root, _prefer_safetensors(files))
