@@ -1,7 +1,8 @@
 # The two commands of README.md:
 #   make demo   installs what is missing, then runs the default offline recipe
 #   make test   installs what is missing, then runs the test suite
-# Both call tools/install.sh first; a second install returns in well under a second.
+#   make bench  installs what is missing, then runs the benchmark harness (bench/run.py, writes bench/RESULTS.md)
+# All three call tools/install.sh first; a second install returns in well under a second.
 
 SHELL := /bin/bash
 VENV ?= tools/venv
@@ -9,8 +10,9 @@ PYTHON := $(VENV)/bin/python
 DEMO_RECIPE ?= egs2/mini_speecht5/asr1
 DEMO_STOP_STAGE ?= 13
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: install demo test lint clean-demo
+.PHONY: install demo test lint bench clean-demo
 
 install:
 	@bash tools/install.sh
@@ -23,6 +25,9 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+bench: install
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 clean-demo:
 	cd $(DEMO_RECIPE) && rm -rf data dump exp

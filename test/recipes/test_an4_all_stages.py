@@ -60,5 +60,7 @@ def test_the_packed_zip_and_the_export_folder_exist(an4_run):
         names = archive.namelist()
     assert "meta.yaml" in names
     assert "exp/asr_train_char/config.yaml" in names
-    assert (exp / "export" / "README.md").is_file()
-    assert "stage 13: not uploading" in proc.stderr
+    assert any(name.endswith(".safetensors") for name in names)
+    assert (exp / "export" / "README.md").is_file() and (exp / "export" / "config.json").is_file()
+    # No --hf_repo: stage 13 lists what it would upload instead of uploading.
+    assert "would upload" in proc.stderr and "not uploaded: no --hf_repo" in proc.stderr
