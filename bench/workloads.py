@@ -1,0 +1,129 @@
+"""Sizes, model configurations and seeded inputs shared by the benchmark worker, the orchestrator
+and the profiler.
+
+Two workload sizes exist: ``BASE`` (the issue's cases on the paper's base network) and ``QUICK``
+(the same cases on a tiny network and tiny inputs, only to check that the harness runs).
+Every input is drawn from a generator seeded by the case, so both implementations see the same
+numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, List, Tuple
+
+import torch
+
+from espnet2_speecht5.nets.config import SpeechT5Config
+
+SAMPLE_RATE = 16000
+MEL_HOP = 256  # samples per log-mel frame of the TTS targets (espnet2_speecht5.features.log_mel)
+FIRST_PLAIN_ID = 4  # ids 0..3 are bos/pad/eos/unk in transformers' numbering; inputs use ids above them
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The sizes of every case.
+
+    size: network size (``base`` or ``tiny``); audio_seconds: ASR input length; asr_tokens: tokens
+    decoded (eos forbidden before); beam: beam size of case b; tts_chars: TTS input characters;
+    tts_frames: mel frames generated (decoder steps = tts_frames / reduction factor);
+    train_batch: utterances per training step; train_label_tokens: label length of case d;
+    matmul_n: side of the square fp32 matrices of the probe.
+    """
+
+    size: str
+    audio_seconds: float
+    asr_tokens: int
+    beam: int
+    tts_chars: int
+    tts_frames: int
+    train_batch: int
+    train_label_tokens: int
+    matmul_n: int
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def audio_samples(self) -> int:
+        return int(round(self.audio_seconds * SAMPLE_RATE))
+
+    @property
+    def tts_wave_samples(self) -> int:
+        """Waveform length whose log-mel has exactly ``tts_frames`` frames (centred frames: 1 + L // hop)."""
+        return (self.tts_frames - 1) * MEL_HOP
+
+
+BASE = Workload("base", 5.0, 100, 5, 60, 200, 8, 60, 4096)
+QUICK = Workload("tiny", 1.0, 10, 5, 12, 20, 2, 10, 256)
+
+
+def our_config(size: str) -> SpeechT5Config:
+    """Our network configuration; layer drop is off so every step does the same work (see RESULTS.md)."""
+    return SpeechT5Config.named(size, encoder_layerdrop=0.0, decoder_layerdrop=0.0)
+
+
+def hf_config(size: str, kind: str) -> Any:
+    """transformers' ``SpeechT5Config`` for ``kind`` (s2t or t2s): its defaults for base, ours for tiny."""
+    from transformers import SpeechT5Config as HFConfig
+
+    if size == "base":
+        return HFConfig(encoder_layerdrop=0.0, decoder_layerdrop=0.0)
+    from espnet2_speecht5.nets.hf_mapping import config_to_hf
+
+    values = config_to_hf(our_config(size), kind)
+    values.pop("model_type")
+    values.pop("architectures")
+    return HFConfig(**values)
+
+
+def hifigan_values(size: str) -> Dict[str, Any]:
+    """transformers ``SpeechT5HifiGanConfig`` fields: the defaults for base, a narrow generator for tiny."""
+    if size == "base":
+        return {}
+    return dict(upsample_initial_channel=32, resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]])
+
+
+def generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def waveforms(batch: int, samples: int, seed: int) -> torch.Tensor:
+    """(batch, samples) noise at speech level."""
+    return 0.1 * torch.randn(batch, samples, generator=generator(seed))
+
+
+def token_ids(batch: int, length: int, vocab: int, seed: int, low: int = FIRST_PLAIN_ID) -> torch.Tensor:
+    """(batch, length) ids drawn from [low, vocab - 1): no special token of either numbering."""
+    return torch.randint(low, vocab - 1, (batch, length), generator=generator(seed))
+
+
+def speaker_vectors(batch: int, dim: int, seed: int) -> torch.Tensor:
+    """(batch, dim) unit-norm x-vectors."""
+    x = torch.randn(batch, dim, generator=generator(seed))
+    return torch.nn.functional.normalize(x, dim=-1)
+
+
+def mel_targets(batch: int, frames: int, bins: int, seed: int) -> torch.Tensor:
+    """(batch, frames, bins) log10-mel-like values."""
+    return -4.0 + torch.randn(batch, frames, bins, generator=generator(seed))
+
+
+# Which rows each case produces: (case, variant, label). The variant names the worker option that
+# makes our implementation differ within a case (ctc weight); "ref" rows have variant "".
+CASE_VARIANTS: Dict[str, List[Tuple[str, str]]] = {
+    "a": [("ours", ""), ("ref", "")],
+    "b": [("ours", "ctc0"), ("ref", ""), ("ours", "ctc0.3")],
+    "c": [("ours", ""), ("ref", "")],
+    "d": [("ours", "ctc0"), ("ref", ""), ("ours", "ctc0.3")],
+    "e": [("ours", ""), ("ref", "")],
+    "g": [("probe", "")],
+}
+TRAINING_CASES = ("d", "e")
+ALL_CASES = ("a", "b", "c", "d", "e", "g")
+
+
+def ctc_weight_of(variant: str) -> float:
+    """``ctc0.3`` -> 0.3; ``""`` -> 0."""
+    return float(variant[3:]) if variant.startswith("ctc") else 0.0
