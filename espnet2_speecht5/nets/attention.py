@@ -52,6 +52,11 @@ def add_biases(*biases: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     return total
 
 
+def _shared_rows(k: torch.Tensor, v: torch.Tensor) -> bool:
+    """True when keys and values (B, H, S, d), B > 1, are one row expanded over the batch (stride 0)."""
+    return k.size(0) > 1 and k.stride(0) == 0 and v.stride(0) == 0
+
+
 class MultiHeadAttention(nn.Module):
     """Scaled dot-product attention with ``heads`` heads and q/k/v/out projections with bias."""
 
@@ -121,6 +126,15 @@ class MultiHeadAttention(nn.Module):
                 logits = logits + bias
             weights = torch.softmax(logits, dim=-1)
             context = torch.matmul(F.dropout(weights, drop, self.training), v)
+        elif bias is None and _shared_rows(k, v):
+            # Beam search: every hypothesis attends to the same encoder output, cached once and
+            # expanded (batch stride 0). Fold the batch into the query axis and attend once, instead
+            # of letting the kernel copy the keys/values for each row.
+            weights = None
+            batch, heads, length, dim = q.shape
+            folded = q.transpose(0, 1).reshape(1, heads, batch * length, dim)
+            context = F.scaled_dot_product_attention(folded, k[:1], v[:1], dropout_p=drop, scale=self.scale)
+            context = context.reshape(heads, batch, length, dim).transpose(0, 1)
         else:
             weights = None
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=drop, scale=self.scale)

@@ -134,3 +134,20 @@ def test_feature_grad_mult_scales_conv_gradients_only():
         prenet(wav)[0].sum().backward()
         grads.append(prenet.feature_extractor.layers[0].conv.weight.grad)
     assert torch.allclose(grads[1], 0.1 * grads[0], atol=1e-6)
+
+
+def test_cross_attention_to_one_expanded_memory_row_equals_attention_to_copies():
+    """Beam search expands one cached encoder row over the hypotheses; the folded path must match."""
+    from espnet2_speecht5.nets.attention import MultiHeadAttention
+
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(64, 4).eval()
+    queries = torch.randn(5, 3, 64)
+    keys, values = attention.project_key_value(torch.randn(1, 20, 64))
+    expanded = (keys.expand(5, -1, -1, -1), values.expand(5, -1, -1, -1))
+    copied = (expanded[0].contiguous(), expanded[1].contiguous())
+    folded, _, _ = attention(queries, past=expanded, static_past=True)
+    reference, _, _ = attention(queries, past=copied, static_past=True)
+    assert torch.allclose(folded, reference, atol=1e-6)
+    with_weights, weights, _ = attention(queries, past=expanded, static_past=True, need_weights=True)
+    assert torch.allclose(with_weights, reference, atol=1e-6) and weights.shape == (5, 4, 3, 20)
