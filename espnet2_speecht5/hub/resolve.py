@@ -104,6 +104,17 @@ def resolve(tag: Union[str, Path], cache_dir: Optional[PathLike] = None) -> Reso
     raise DataError("no such model: not a file, a folder, an http(s) URL or a Hugging Face id owner/name", text)
 
 
+def converted_transformers(folder: Path, task: str, cache_dir: Optional[PathLike] = None) -> Dict[str, str]:
+    """An ESPnet config and weights converted (once, into the cache) from a transformers folder of ``task``."""
+    from espnet2_speecht5.hub.transformers_import import convert_transformers_folder, transformers_task
+
+    found = transformers_task(folder)
+    if found != task:
+        raise DataError(f"is a transformers {found} model, not {task}", folder)
+    outdir = cache_root(cache_dir) / "transformers" / short_hash(str(Path(folder).resolve()))
+    return convert_transformers_folder(folder, outdir)
+
+
 # ------------------------------------------------------------------------------------- zips
 
 

@@ -84,18 +84,6 @@ def load_lm(config: Optional[PathLike], lm_file: Optional[PathLike], device: str
     return lm.lm
 
 
-def _converted_transformers(folder: Path, task: str, cache_dir: Optional[PathLike]) -> Dict[str, str]:
-    """An ESPnet config and weights converted (once, into the cache) from a transformers folder."""
-    from espnet2_speecht5.hub.cache import cache_root, short_hash
-    from espnet2_speecht5.hub.transformers_import import convert_transformers_folder, transformers_task
-
-    found = transformers_task(folder)
-    if found != task:
-        raise DataError(f"is a transformers {found} model, not {task}", folder)
-    outdir = cache_root(cache_dir) / "transformers" / short_hash(str(Path(folder).resolve()))
-    return convert_transformers_folder(folder, outdir)
-
-
 class Speech2Text:
     """Waveform -> n-best list of (text, tokens, token ids, hypothesis).
 
@@ -196,11 +184,11 @@ class Speech2Text:
         """
         if not model_tag:
             return cls(**kwargs)
-        from espnet2_speecht5.hub.resolve import resolve
+        from espnet2_speecht5.hub.resolve import converted_transformers, resolve
 
         resolved = resolve(model_tag, cache_dir)
         if resolved.layout == "transformers":
-            files = _converted_transformers(resolved.root, "asr", cache_dir)
+            files = converted_transformers(resolved.root, "asr", cache_dir)
             if kwargs.get("ctc_weight", 0.0) != 0.0:
                 logger.warning("a transformers model has no trained CTC head: ctc_weight %s is set to 0",
                                kwargs["ctc_weight"])

@@ -156,12 +156,11 @@ class Text2Speech:
         """
         if not model_tag:
             return cls(**kwargs)
-        from espnet2_speecht5.hub.resolve import resolve
-        from espnet2_speecht5.inference.speech2text import _converted_transformers
+        from espnet2_speecht5.hub.resolve import converted_transformers, resolve
 
         resolved = resolve(model_tag, cache_dir)
         if resolved.layout == "transformers":
-            files = _converted_transformers(resolved.root, "tts", cache_dir)
+            files = converted_transformers(resolved.root, "tts", cache_dir)
         else:
             files = resolved.require("train_config", "model_file")
             tables = sorted(resolved.root.rglob(SPEAKER_TABLE_NAME))
