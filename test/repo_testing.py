@@ -43,3 +43,16 @@ def run_recipe(recipe: Path, *args: str, env: Optional[Dict[str, str]] = None, t
     return subprocess.run(
         ["./run.sh", *args], cwd=recipe, env=full_env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def randomise_norms(model, seed: int = 1) -> None:
+    """Give norms, alphas and BatchNorm statistics non-trivial values, so that porting each one is checked."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith(("norm.weight", "alpha", "running_var")):  # LayerNorm, GroupNorm, BatchNorm
+                tensor.copy_(1.0 + 0.2 * torch.rand(tensor.shape, generator=gen))
+            elif name.endswith(("norm.bias", "running_mean")):
+                tensor.copy_(0.1 * torch.randn(tensor.shape, generator=gen))

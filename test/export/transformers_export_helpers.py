@@ -12,6 +12,8 @@ import yaml
 from espnet2_speecht5.tasks.asr import ASRTask
 from espnet2_speecht5.tasks.tts import TTSTask
 
+from repo_testing import randomise_norms
+
 TOKENS: List[str] = ["<blank>", "<unk>", "<space>", "a", "b", "c", "d", "e", "<sos/eos>"]
 ASR_NET: Dict[str, Any] = dict(
     size="tiny", d_model=32, encoder_layers=1, encoder_heads=2, encoder_ffn_dim=48, decoder_layers=2,
@@ -25,18 +27,6 @@ TTS_NET: Dict[str, Any] = dict(
 TASKS = {"asr": (ASRTask, ASR_NET), "tts": (TTSTask, TTS_NET)}
 # meta.yaml keys of espnet2.bin.pack per task: (config key, model key)
 META = {"asr": ("asr_train_config", "asr_model_file"), "tts": ("train_config", "model_file")}
-
-
-def randomise_norms(model: torch.nn.Module, seed: int) -> None:
-    """Give norm weights/biases, BatchNorm statistics and position scales non-trivial values, so that
-    an export that mixes them up changes the outputs."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if name.endswith(("norm.weight", "running_var", "alpha")):
-                tensor.copy_(1.0 + 0.2 * torch.rand(tensor.shape, generator=gen))
-            elif name.endswith(("norm.bias", "running_mean")):
-                tensor.copy_(0.1 * torch.randn(tensor.shape, generator=gen))
 
 
 def write_experiment(root: Path, task: str, seed: int = 0, model_conf: Dict[str, Any] = None) -> Tuple[Path, Path]:

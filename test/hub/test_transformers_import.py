@@ -31,6 +31,8 @@ from espnet2_speecht5.inference.speech2text import Speech2Text
 from espnet2_speecht5.inference.text2speech import Text2Speech
 from espnet2_speecht5.nets.compositions import shift_mel_right
 
+from repo_testing import randomise_norms
+
 SENTENCES = [
     "the pen is red",
     "a cat sat on the mat",
@@ -99,15 +101,6 @@ def hf_config(vocab_size: int, **changes) -> HFConfig:
     return HFConfig(vocab_size=vocab_size, **{**TINY, **changes})
 
 
-def randomise_norms(model: torch.nn.Module) -> None:
-    """Non-trivial norm weights, alphas and BatchNorm statistics, so that each is carried over."""
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if name.endswith(("layer_norm.weight", "batch_norm.weight", "alpha", "running_var")):
-                tensor.copy_(1.0 + 0.2 * torch.rand(tensor.shape, generator=gen))
-            elif name.endswith(("layer_norm.bias", "batch_norm.bias", "running_mean")):
-                tensor.copy_(0.1 * torch.randn(tensor.shape, generator=gen))
 
 
 def to_hf_ids(tokens: List[str], tokenizer: SpeechT5Tokenizer) -> List[int]:

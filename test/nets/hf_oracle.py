@@ -16,6 +16,8 @@ from espnet2_speecht5.nets.compositions import build_network  # noqa: E402
 from espnet2_speecht5.nets.config import SpeechT5Config  # noqa: E402
 from espnet2_speecht5.nets.hf_mapping import config_to_hf, hf_to_ours  # noqa: E402
 
+from repo_testing import randomise_norms  # noqa: E402
+
 HF_CLASSES = {"s2t": SpeechT5ForSpeechToText, "t2s": SpeechT5ForTextToSpeech, "s2s": SpeechT5ForSpeechToSpeech}
 TOL = 1e-4
 
@@ -27,15 +29,6 @@ def hf_config(cfg: SpeechT5Config, kind: str) -> HFConfig:
     return HFConfig(**values)
 
 
-def randomise_norms(model: torch.nn.Module) -> None:
-    """Give norms, alphas and BatchNorm statistics non-trivial values, so the port of each is checked."""
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if name.endswith(("layer_norm.weight", "batch_norm.weight", "alpha", "running_var")):
-                tensor.copy_(1.0 + 0.2 * torch.rand(tensor.shape, generator=gen))
-            elif name.endswith(("layer_norm.bias", "batch_norm.bias", "running_mean")):
-                tensor.copy_(0.1 * torch.randn(tensor.shape, generator=gen))
 
 
 def build_pair(kind: str, cfg: SpeechT5Config, seed: int = 0):
