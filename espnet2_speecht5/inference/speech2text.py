@@ -24,7 +24,6 @@ import numpy as np
 import torch
 from espnet.nets.batch_beam_search import BatchBeamSearch
 from espnet.nets.beam_search import Hypothesis
-from espnet.nets.scorers.ctc import CTCPrefixScorer
 from espnet.nets.scorers.length_bonus import LengthBonus
 from espnet2.text.build_tokenizer import build_tokenizer
 from espnet2.text.token_id_converter import TokenIDConverter
@@ -33,6 +32,7 @@ from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.inference.audio_input import AudioInput, load_input_audio
 from espnet2_speecht5.models.asr import SpeechT5ASRModel
 from espnet2_speecht5.models.asr_scorer import SpeechT5DecoderScorer
+from espnet2_speecht5.models.ctc_prefix_scorer import ScanCTCPrefixScorer
 
 PathLike = Union[str, Path]
 Result = Tuple[Optional[str], List[str], List[int], Hypothesis]
@@ -139,7 +139,7 @@ class Speech2Text:
 
         scorers: Dict[str, Any] = dict(
             decoder=SpeechT5DecoderScorer(model),
-            ctc=CTCPrefixScorer(ctc=model.ctc, eos=model.eos),
+            ctc=ScanCTCPrefixScorer(ctc=model.ctc, eos=model.eos),
             length_bonus=LengthBonus(len(token_list)),
         )
         weights = dict(decoder=1.0 - ctc_weight, ctc=ctc_weight, length_bonus=penalty, lm=lm_weight)
