@@ -243,6 +243,30 @@ def parts_table(results: Dict[Key, List[Dict[str, Any]]]) -> str:
     return "\n".join(out)
 
 
+def decode_floor(results: Dict[Key, List[Dict[str, Any]]]) -> Optional[str]:
+    """Case a against the weight-reading floor: per-token decoding time of both sides (total minus the
+    encoder alone, over the tokens) next to one batch-1 pass over the step's weights; None without case a."""
+    ours, ref = results.get(("a", "ours", "")), results.get(("a", "ref", ""))
+    if not ours or not ref or "weights floor" not in ours[0].get("extra_seconds", {}):
+        return None
+    tokens = ours[0]["info"]["units"]
+
+    def per_token(rounds: List[Dict[str, Any]]) -> float:
+        return median([(r["seconds"]["total"] - r["extra_seconds"]["encoder"]) / tokens for r in rounds])
+
+    floor = median([r["extra_seconds"]["weights floor"] / tokens for r in ours])
+    weight_mb = ours[0]["info"]["step_weight_mb"]
+    ours_ms, ref_ms, floor_ms = 1e3 * per_token(ours), 1e3 * per_token(ref), 1e3 * floor
+    return (
+        f"Decode floor (case a): one greedy step multiplies a batch-1 vector with {weight_mb:.0f} MB of fp32 "
+        f"weights (every decoder linear layer except the cached cross-attention keys/values, and the output "
+        f"projection). Those products alone take {floor_ms:.1f} ms ({weight_mb / floor_ms:.1f} GB/s). Per "
+        f"token, after the encoder: ours {ours_ms:.1f} ms ({ours_ms / floor_ms:.2f} x the floor), the "
+        f"reference {ref_ms:.1f} ms ({ref_ms / floor_ms:.2f} x). A ratio of 0.5 would need "
+        f"{ref_ms / 2:.1f} ms per token, {ref_ms / 2 / floor_ms:.2f} x the floor."
+    )
+
+
 def memory_table(results: Dict[Key, List[Dict[str, Any]]]) -> str:
     """Whole-process memory of each worker: before the timed part, its peak, and the peak of loading."""
     out = ["| case | impl | variant | RSS before timed MB | peak RSS timed MB | peak RSS load + warm-up MB | "
@@ -342,14 +366,14 @@ Append one row per optimisation, with the numbers of the `Latest run` tables bef
 """
 
 
-def write_results(out: Path, section: str) -> None:
-    """Put ``section`` between the markers of ``out`` (created from the template when missing or when
-    it lacks the markers), keeping everything else in the file."""
+def write_results(out: Path, section: str, begin: str = BEGIN, end: str = END, heading: str = "## Latest run") -> None:
+    """Put ``section`` between the markers ``begin``/``end`` of ``out`` (created from the template when
+    missing; the markers are appended under ``heading`` when the file lacks them), keeping everything else."""
     from espnet2_speecht5.checkpoint.io import save_text
 
     text = out.read_text(encoding="utf-8") if out.is_file() else TEMPLATE
-    if BEGIN not in text or END not in text:
-        text = text.rstrip("\n") + "\n\n## Latest run\n\n" + BEGIN + "\n" + END + "\n"
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    save_text(head + BEGIN + "\n" + section.strip("\n") + "\n" + END + tail, out)
+    if begin not in text or end not in text:
+        text = text.rstrip("\n") + f"\n\n{heading}\n\n" + begin + "\n" + end + "\n"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    save_text(head + begin + "\n" + section.strip("\n") + "\n" + end + tail, out)

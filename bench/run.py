@@ -2,7 +2,8 @@
 
 Cases (issue 7): a ASR greedy, b ASR beam 5 (ours without / with CTC), c TTS generation + HiFi-GAN,
 d speech-to-text training step, e TTS training step, f peak memory (columns of every row), g fp32
-matmul probe and model FLOP utilisation of d and e, h (with --recipe) the mini ASR recipe's wall time.
+matmul probe and model FLOP utilisation of d and e, h the mini ASR recipe's wall time (``--cases h`` or
+``--recipe``; it has no reference and its own section of RESULTS.md, kept by runs of the other cases).
 
 Each case runs every implementation in its own process (bench/worker.py), alternating them over the
 rounds, with the same inputs, weights and thread count; the table shows medians. ``--quick`` runs
@@ -13,6 +14,7 @@ Examples::
     tools/venv/bin/python bench/run.py                     # the full CPU benchmark, 2 threads
     tools/venv/bin/python bench/run.py --cases a,c --rounds 3 --out /tmp/RESULTS.md
     tools/venv/bin/python bench/run.py --device cuda       # bf16 autocast, rates and GPU FLOP utilisation
+    tools/venv/bin/python bench/run.py --cases h           # the README's main job, stages 1-13 (about 12 min)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import recipe_case
 import reporting
 from workloads import ALL_CASES, BASE, CASE_VARIANTS, QUICK, TRAINING_CASES, Workload
 
@@ -51,18 +54,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=None,
                         help="rounds per case (default 5 for inference; also the training default when given)")
     parser.add_argument("--train_rounds", type=int, default=None, help="rounds of the training cases (default 3)")
-    parser.add_argument("--cases", default=",".join(ALL_CASES), help="comma-separated subset of a,b,c,d,e,g")
-    parser.add_argument("--recipe", action="store_true", help="also case h: the mini ASR recipe, stages 1-13")
+    parser.add_argument("--cases", default=",".join(ALL_CASES),
+                        help="comma-separated subset of a,b,c,d,e,g,h (h: the mini ASR recipe, stages 1-13)")
+    parser.add_argument("--recipe", action="store_true", help="also run case h")
     parser.add_argument("--peak_tflops", type=float, default=None,
                         help="the GPU's dense bf16 peak when its name is not in the built-in table")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "RESULTS.md")
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = [c for c in cases if c not in ALL_CASES]
+    unknown = [c for c in cases if c not in ALL_CASES and c != "h"]
     if unknown:
-        parser.error(f"unknown case(s) {','.join(unknown)}; choose from {','.join(ALL_CASES)} (h: --recipe)")
+        parser.error(f"unknown case(s) {','.join(unknown)}; choose from {','.join(ALL_CASES)},h")
     args.case_list = [c for c in ALL_CASES if c in cases]
+    args.recipe = args.recipe or "h" in cases
+    if args.recipe and args.quick:
+        parser.error("--quick runs the network cases only; run case h on its own (--cases h)")
     for name in ("threads", "rounds", "train_rounds"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -122,38 +129,6 @@ def run_cases(args: argparse.Namespace, work: Workload, weights: Path) -> Dict[r
     return results
 
 
-# ---------------------------------------------------------------------------------------- case h
-def copy_recipe_tree(src: Path, dst: Path) -> Path:
-    """A working copy of a recipe folder: files copied, folders and links linked to their real paths,
-    generated folders (data, dump, exp, downloads) left out."""
-    dst.mkdir(parents=True)
-    for entry in sorted(src.iterdir()):
-        if entry.name in ("data", "dump", "exp", "downloads"):
-            continue
-        target = dst / entry.name
-        if entry.is_symlink() or entry.is_dir():
-            target.symlink_to(entry.resolve())
-        else:
-            target.write_bytes(entry.read_bytes())
-            target.chmod(entry.stat().st_mode)
-    return dst
-
-
-def run_recipe(tmp: Path) -> Dict[str, Any]:
-    """Case h: egs2/mini_speecht5/asr1 stages 1-13 in a temporary copy; wall time and exit status."""
-    recipe = copy_recipe_tree(REPO / "egs2" / "mini_speecht5" / "asr1", tmp / "egs2" / "mini_speecht5" / "asr1")
-    env = dict(os.environ)
-    env["MINI_SPEECHT5"] = str(tmp / "corpus" / "mini_speecht5")
-    cmd = ["./run.sh", "--stage", "1", "--stop_stage", "13"]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=recipe, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        raise BenchError(f"the mini recipe failed (exit {proc.returncode}) in {recipe}\n{tail}")
-    return {"seconds": seconds, "command": shlex.join(cmd), "threads": env.get("OMP_NUM_THREADS", "recipe default")}
-
-
 # ---------------------------------------------------------------------------------------- report
 def notes(work: Workload, args: argparse.Namespace) -> List[str]:
     """How each case is set up, so a reader can judge the comparison."""
@@ -166,9 +141,10 @@ def notes(work: Workload, args: argparse.Namespace) -> List[str]:
         f"{'fp32' if args.device == 'cpu' else 'bf16 autocast'}; `torch.no_grad()` around every inference case.",
         f"a: ours `greedy_speech_to_text(max_len={work.asr_tokens + 1}, min_len={work.asr_tokens + 1})`; reference "
         f"`generate(num_beams=1, min_new_tokens={work.asr_tokens}, max_new_tokens={work.asr_tokens})`.",
-        f"b: ours ESPnet `BatchBeamSearch` as in `Speech2Text` (decoder scorer, length bonus 0, CTC prefix scorer "
-        f"0.3 in the CTC row) on `SpeechT5ASRModel.encode`, with `maxlenratio=-{work.asr_tokens}`, "
-        f"`minlenratio=-{work.asr_tokens - 1}` and a bench-only scorer giving eos -inf (as transformers' "
+        f"b: ours ESPnet `BatchBeamSearch` as in `Speech2Text` (decoder scorer, length bonus 0, and in the CTC row "
+        f"our scan-based CTC prefix scorer, weight 0.3) on `SpeechT5ASRModel.encode`, with "
+        f"`maxlenratio=-{work.asr_tokens}`, `minlenratio=-{work.asr_tokens - 1}` and a bench-only scorer giving eos "
+        "-inf (as transformers' "
         f"`min_new_tokens`), so all {work.beam} hypotheses run for exactly {work.asr_tokens} tokens; reference "
         f"`generate(num_beams={work.beam}, min/max_new_tokens={work.asr_tokens})`.",
         f"c: ours `generate_speech(fixed_steps={steps})` after `net.encode`, then our `HifiGanGenerator`; reference "
@@ -191,7 +167,7 @@ def notes(work: Workload, args: argparse.Namespace) -> List[str]:
 
 
 def render(args: argparse.Namespace, work: Workload, results: Dict[reporting.Key, List[Dict[str, Any]]],
-           prep: Dict[str, Any], recipe: Optional[Dict[str, Any]], command: str, commit: str, wall: float) -> str:
+           prep: Dict[str, Any], command: str, commit: str, wall: float) -> str:
     """The ``Latest run`` section of RESULTS.md (also printed); ``commit`` as it was when the run started."""
     cuda = args.device == "cuda"
     device_name = prep.get("device_name", "cpu")
@@ -212,9 +188,9 @@ def render(args: argparse.Namespace, work: Workload, results: Dict[reporting.Key
                 f"best of 5 per round): {probe / 1e9:.1f} GFLOP/s.", ""]
     if cuda and limit is not None:
         out += [f"GPU bf16 dense peak used for MFU: {limit / 1e12:.0f} TFLOP/s.", ""]
-    if recipe is not None:
-        out += [f"h: mini ASR recipe (`egs2/mini_speecht5/asr1`, `{recipe['command']}`, threads: "
-                f"{recipe['threads']}): {recipe['seconds']:.0f} s wall time.", ""]
+    floor = reporting.decode_floor(results)
+    if floor is not None:
+        out += [floor, ""]
     out += ["### How each case is run", ""] + [f"- {n}" for n in notes(work, args)]
     out += ["", "### Timed parts (medians)", "", reporting.parts_table(results), ""]
     out += ["### Memory per worker (medians)", "", reporting.memory_table(results), ""]
@@ -229,33 +205,57 @@ def check_finite(lines: List[reporting.Line]) -> None:
         raise BenchError(f"non-finite ratios in: {bad}")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
+def run_network_cases(args: argparse.Namespace, command: str, commit: str) -> None:
+    """Cases a-g: run them, print and write the ``Latest run`` section and the raw rounds."""
     work = QUICK if args.quick else BASE
-    command = "tools/venv/bin/python bench/run.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    commit = reporting.git_commit(REPO)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="speecht5_bench_") as tmp:
         weights = Path(tmp) / "weights"
         log(f"preparing random {work.size} weights")
         prep = run_worker(["--prepare"], args, weights, work.size)
         results = run_cases(args, work, weights)
-        recipe = None
-        if args.recipe:
-            log("case h: the mini ASR recipe, stages 1-13")
-            recipe = run_recipe(Path(tmp) / "recipe")
     wall = time.perf_counter() - start
-    section = render(args, work, results, prep, recipe, command, commit, wall)
+    section = render(args, work, results, prep, command, commit, wall)
     print(section)
     check_finite(reporting.summarise(results, work))
     reporting.write_results(args.out, section)
     raw = {"workload": work.to_dict(), "command": command, "device": args.device, "threads": args.threads,
-           "prepare": prep, "recipe": recipe,
+           "prepare": prep,
            "rounds": [{"case": c, "impl": i, "variant": v, "results": r} for (c, i, v), r in results.items()]}
     from espnet2_speecht5.checkpoint.io import save_text
 
     save_text(json.dumps(raw, indent=1) + "\n", args.out.with_suffix(".json"))
     log(f"wrote {args.out} and {args.out.with_suffix('.json').name}")
+
+
+def run_case_h(args: argparse.Namespace, commit: str) -> None:
+    """Case h: the mini recipe in a temporary folder; its own section of RESULTS.md and ``RESULTS_h.json``."""
+    from espnet2_speecht5.checkpoint.io import save_text
+
+    log("case h: the mini ASR recipe, stages 1-13 (about 12 minutes on 2 cores)")
+    with tempfile.TemporaryDirectory(prefix="speecht5_bench_h_") as tmp:
+        try:
+            result = recipe_case.run_recipe(REPO, Path(tmp))
+        except recipe_case.RecipeError as err:
+            raise BenchError(str(err)) from None
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    machine = reporting.machine(commit, "cpu", args.threads, "cpu")
+    section = recipe_case.render(result, [row for row in machine if row[0] != "threads"], when)
+    print(section)
+    reporting.write_results(args.out, section, begin=recipe_case.H_BEGIN, end=recipe_case.H_END, heading="## Case h")
+    json_path = args.out.with_name(args.out.stem + "_h.json")
+    save_text(json.dumps(result, indent=1) + "\n", json_path)
+    log(f"wrote case h into {args.out} and {json_path.name}")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    command = "tools/venv/bin/python bench/run.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    commit = reporting.git_commit(REPO)
+    if args.case_list:
+        run_network_cases(args, command, commit)
+    if args.recipe:
+        run_case_h(args, commit)
     return 0
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import resource
 import sys
@@ -225,21 +226,35 @@ def forbid_eos_scorer(eos: int, vocab: int) -> Any:
 
 
 def case_a(ctx: Context, impl: str, variant: str) -> Bench:
-    """ASR greedy decoding of exactly ``asr_tokens`` tokens from one utterance."""
+    """ASR greedy decoding of exactly ``asr_tokens`` tokens from one utterance.
+
+    Extras, measured after the timed run: ``encoder`` (the encoder alone, so that the decoding
+    loop's share is known) and, for ours, ``weights floor``: ``asr_tokens`` times the best of five
+    passes of batch-1 products over every weight matrix that one decoding step must read (see
+    :func:`decoder_step_weights`). No implementation can decode faster than that floor in fp32.
+    """
     n = ctx.work.asr_tokens
     wav = ctx.to(waveforms(1, ctx.work.audio_samples, ctx.seed + 1))
     if impl == "ours":
         from espnet2_speecht5.nets.greedy import greedy_speech_to_text
 
         net = our_s2t(ctx)
+        weights = decoder_step_weights(net)
 
         def run() -> torch.Tensor:
             return greedy_speech_to_text(net, wav, max_len=n + 1, min_len=n + 1)
+
+        def encode() -> Any:
+            return net.encode(wav)
     else:
         hf = ref_model(ctx, "s2t")
+        weights = []
 
         def run() -> torch.Tensor:
             return hf.generate(wav, num_beams=1, do_sample=False, min_new_tokens=n, max_new_tokens=n)
+
+        def encode() -> Any:
+            return hf.get_encoder()(input_values=wav)
 
     def step() -> Dict[str, float]:
         clock = Clock(ctx)
@@ -249,7 +264,45 @@ def case_a(ctx: Context, impl: str, variant: str) -> Bench:
         check(tokens.shape == (1, n + 1), f"expected {n} tokens after the start token, got {tuple(tokens.shape)}")
         return clock.done()
 
-    return Bench(step, info={"units": n, "unit": "tokens"})
+    def extra() -> Dict[str, float]:
+        clock = Clock(ctx)
+        with torch.no_grad(), ctx.autocast():
+            encode()
+        clock.lap("encoder")
+        out = {"encoder": clock.parts["encoder"]}
+        if weights:
+            out["weights floor"] = n * weights_pass_seconds(ctx, weights)
+        return out
+
+    info = {"units": n, "unit": "tokens", "step_weight_mb": sum(w.numel() * w.element_size() for w in weights) / 1e6}
+    return Bench(step, extra=extra, info=info)
+
+
+def decoder_step_weights(net: torch.nn.Module) -> List[torch.Tensor]:
+    """The weight matrices one cached decoding step multiplies with: every linear layer of the decoder
+    except the cross-attention key/value projections (computed once per utterance), plus the output
+    projection. Shapes (out, in)."""
+    out = []
+    for name, module in net.decoder.named_modules():
+        if isinstance(module, torch.nn.Linear) and not name.endswith(("cross_attn.k_proj", "cross_attn.v_proj")):
+            out.append(module.weight.detach())
+    head = net.text_decoder_postnet.lm_head
+    out.append((head if head is not None else net.text_decoder_prenet.embed_tokens.weight).detach())
+    return out
+
+
+def weights_pass_seconds(ctx: Context, weights: List[torch.Tensor], repeats: int = 5) -> float:
+    """Best of ``repeats`` times of one batch-1 product with every matrix in ``weights``."""
+    inputs = [torch.randn(1, w.size(1), device=w.device, dtype=w.dtype) for w in weights]
+    best = math.inf
+    with torch.no_grad():
+        for _ in range(repeats + 1):
+            clock = Clock(ctx)
+            for w, x in zip(weights, inputs):
+                torch.nn.functional.linear(x, w)
+            clock.lap("pass")
+            best = min(best, clock.parts["pass"])
+    return best
 
 
 def case_b(ctx: Context, impl: str, variant: str) -> Bench:
@@ -290,10 +343,10 @@ def our_beam_search(ctx: Context, ctc_weight: float):
     """ESPnet's BatchBeamSearch set up as Speech2Text does (decoder, optional CTC prefix scorer,
     length bonus with penalty 0), plus the eos-forbidding scorer; returns (search, model)."""
     from espnet.nets.batch_beam_search import BatchBeamSearch
-    from espnet.nets.scorers.ctc import CTCPrefixScorer
     from espnet.nets.scorers.length_bonus import LengthBonus
 
     from espnet2_speecht5.models.asr_scorer import SpeechT5DecoderScorer
+    from espnet2_speecht5.models.ctc_prefix_scorer import ScanCTCPrefixScorer
 
     model = our_asr_model(ctx, ctc_weight).eval()
     vocab = model.vocab_size
@@ -304,7 +357,7 @@ def our_beam_search(ctx: Context, ctc_weight: float):
     )
     weights = dict(decoder=1.0 - ctc_weight, length_bonus=0.0, forbid_eos=1.0)
     if ctc_weight > 0:
-        scorers["ctc"] = CTCPrefixScorer(ctc=model.ctc, eos=model.eos)
+        scorers["ctc"] = ScanCTCPrefixScorer(ctc=model.ctc, eos=model.eos)
         weights["ctc"] = ctc_weight
     search = BatchBeamSearch(
         scorers=scorers,

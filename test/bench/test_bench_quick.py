@@ -77,6 +77,7 @@ def test_quick_table_has_every_case_for_both_implementations(quick_run: Path):
         if case in "de":
             assert row["ours MFU"].endswith("%") and row["ref MFU"].endswith("%"), row
     assert "matmul probe" in text
+    assert "Decode floor (case a)" in text and "x the floor" in text
 
 
 def test_quick_report_layout_and_raw_rounds(quick_run: Path):
