@@ -38,6 +38,12 @@ INERT_GLOBAL_PATTERNS = [
 ]
 _INERT = re.compile("^(" + "|".join(INERT_GLOBAL_PATTERNS) + ")$")
 
+# Value types that ESPnet's training checkpoints (its reporter's statistics) hold. Rebuilding them
+# runs no code from the file: a timedelta is made from three ints, a numpy scalar from a dtype and
+# raw bytes. Only callers that ask for them (``real_values=True``) get them rebuilt for real.
+_VALUE_GLOBALS = re.compile(r"^(datetime\.timedelta|numpy\.(core|_core)\.multiarray\.scalar|numpy\.dtype|"
+                            r"numpy\.dtypes\.[A-Za-z0-9_]+)$")
+
 
 class CheckpointError(DataError):
     """A checkpoint that cannot be used: unreadable, unsafe, or not matching the network."""
@@ -84,12 +90,38 @@ def _refusal(path: Path, name: str) -> CheckpointError:
     )
 
 
-def _torch_load(path: Path) -> Any:
+def _real_value_global(name: str) -> Callable:
+    """The real class or function behind one of the ``_VALUE_GLOBALS`` names."""
+    import datetime
+
+    import numpy as np
+
+    if name == "datetime.timedelta":
+        return datetime.timedelta
+    if name == "numpy.dtype":
+        return np.dtype
+    if name.startswith("numpy.dtypes."):
+        return getattr(np.dtypes, name.rsplit(".", 1)[1])
+    core = getattr(np, "_core", None) or np.core
+    return core.multiarray.scalar
+
+
+def _torch_load(path: Path, real_values: bool = False) -> Any:
     names = _pickle_globals(path)
+    placeholders: List[Tuple[Callable, str]] = []
     for name in names:
-        if not _INERT.match(name):
+        if real_values and _VALUE_GLOBALS.match(name):
+            placeholders.append((_real_value_global(name), name))
+        elif _INERT.match(name):
+            placeholders.append((_inert_class(name), name))
+        else:
             raise _refusal(path, name)
-    placeholders: List[Tuple[Callable, str]] = [(_inert_class(n), n) for n in names]
+    if real_values and any(name.startswith("numpy.") for name in names):
+        # a real numpy dtype is checked by its class (numpy.dtypes.Float64DType, ...) when it is rebuilt
+        import numpy as np
+
+        placeholders += [(cls, f"numpy.dtypes.{cls.__name__}") for cls in vars(np.dtypes).values()
+                         if isinstance(cls, type) and issubclass(cls, np.dtype)]
     try:
         with torch.serialization.safe_globals(placeholders):
             return torch.load(str(path), map_location="cpu", weights_only=True)
@@ -122,8 +154,12 @@ def _safetensors_load(path: Path) -> Dict[str, torch.Tensor]:
         raise CheckpointError(f"truncated or corrupt safetensors file ({_first_line(err)})", path) from None
 
 
-def load_checkpoint(path: PathLike) -> Any:
+def load_checkpoint(path: PathLike, real_values: bool = False) -> Any:
     """Load ``path`` safely: ``.safetensors`` with safetensors, anything else with weights-only torch.load.
+
+    ``real_values=True`` rebuilds ``datetime.timedelta`` values and numpy scalars for real (ESPnet's
+    training checkpoints keep its reporter's statistics in them); otherwise they load as inert
+    placeholders, like every other configuration object.
 
     Raises:
         CheckpointError: missing, truncated or corrupt file, or a pickle that references code.
@@ -133,7 +169,7 @@ def load_checkpoint(path: PathLike) -> Any:
         raise CheckpointError("no such checkpoint file", path)
     if path.suffix == ".safetensors":
         return _safetensors_load(path)
-    return _torch_load(path)
+    return _torch_load(path, real_values)
 
 
 def _atomic_write(path: PathLike, writer: Callable[[str], None]) -> None:

@@ -30,13 +30,13 @@ from espnet2.torch_utils.initialize import initialize
 from espnet2.train.class_choices import ClassChoices
 from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.preprocessor import CommonPreprocessor
-from espnet2.train.trainer import Trainer
 from espnet2.utils.nested_dict_action import NestedDictAction
 from espnet2.utils.types import str2bool, str_or_none
 
 from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.models.asr import SpeechT5ASRModel
 from espnet2_speecht5.nets.config import SpeechT5Config
+from espnet2_speecht5.train.trainer import SpeechT5Trainer
 
 DEFAULT_MODEL_CONF: Dict[str, Any] = dict(
     ctc_weight=0.5,
@@ -143,7 +143,7 @@ class ASRTask(AbsTask):
 
     num_optimizers: int = 1
     class_choices_list: List[ClassChoices] = []
-    trainer = Trainer
+    trainer = SpeechT5Trainer
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:

@@ -27,11 +27,11 @@ from espnet2.torch_utils.initialize import initialize
 from espnet2.train.class_choices import ClassChoices
 from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.preprocessor import CommonPreprocessor
-from espnet2.train.trainer import Trainer
 from espnet2.utils.types import str2bool, str_or_none
 
 from espnet2_speecht5.models.tts import SpeechT5TTSModel
 from espnet2_speecht5.tasks.asr import ConfigError, add_network_arguments, espnet_token_list, net_config_from_conf
+from espnet2_speecht5.train.trainer import SpeechT5Trainer
 
 
 def check_tts_model_conf(conf: Optional[Dict[str, Any]]) -> Dict[str, Any]:
@@ -49,7 +49,7 @@ class TTSTask(AbsTask):
 
     num_optimizers: int = 1
     class_choices_list: List[ClassChoices] = []
-    trainer = Trainer
+    trainer = SpeechT5Trainer
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
