@@ -59,9 +59,10 @@ inference_config=
 lm_config=
 # Statistics and training (stages 7-8)
 stats_nj=${nj}        # parallel jobs for the statistics
-ngpu=0                # GPUs per training job (0: CPU); >1: one process per GPU (DDP)
-train_threads=        # CPU threads of the training process; default: $OMP_NUM_THREADS (path.sh: 1 unless set)
-num_nodes=1           # >1: multi-node DDP through srun (run the driver inside a Slurm allocation)
+ngpu=0                # GPUs per node for training (0: CPU); >1: one DDP rank per GPU (ddp_launch)
+cpu_procs=1           # --ngpu 0 only: CPU training processes per node; >1: DDP over gloo (ddp_launch)
+train_threads=        # CPU threads of each training process; default: $OMP_NUM_THREADS (path.sh: 1 unless set)
+num_nodes=1           # >1: one multi-node DDP job submitted with utils/slurm.py --nodes (SPEECHT5_SLURM_DRY_RUN=1: print it only)
 init_param=           # e.g. "exp/pretrained/model.pth:encoder:encoder" (space-separated list)
 train_args=           # extra options for the training module
 exp_tag=              # experiment folder ${expdir}/<task>_<exp_tag>; default: <train config name>_<token tag>
@@ -111,8 +112,15 @@ Options (default in brackets):
   --train_config, --inference_config, --lm_config   YAML files [conf/train.yaml, conf/decode.yaml, conf/train_lm.yaml]
   --dumpdir DIR [${dumpdir}], --expdir DIR [${expdir}]
  Training (7-8):
-  --stats_nj N [${stats_nj}]  --ngpu N [${ngpu}]  --num_nodes N [${num_nodes}]
-  --train_threads N           CPU threads for training [\$OMP_NUM_THREADS: 1 unless set]
+  --stats_nj N [${stats_nj}]  --ngpu N [${ngpu}]  --cpu_procs N [${cpu_procs}]  --num_nodes N [${num_nodes}]
+                              data-parallel training (DDP, espnet2_speecht5.bin.ddp_launch): --ngpu N>1
+                              (one rank per GPU) or, with --ngpu 0, --cpu_procs N>1 (CPU ranks over
+                              gloo); --batch_size stays the global batch. A failed rank stops the
+                              others; rerunning the same command resumes from the last finished epoch.
+                              --num_nodes N>1: one Slurm job (utils/slurm.py --nodes) with that many
+                              ranks per node; SPEECHT5_SLURM_OPTS adds sbatch options, and
+                              SPEECHT5_SLURM_DRY_RUN=1 prints the script and each rank's environment only
+  --train_threads N           CPU threads of each training process [\$OMP_NUM_THREADS: 1 unless set]
   --init_param 'path[:src:dst[:exclude]] ...'   initial parameters (e.g. a converted checkpoint)
   --train_args '...'          extra options for the training module
   --exp_tag TAG (or --asr_tag TAG)   experiment folder ${expdir}/<task>_TAG
@@ -500,22 +508,12 @@ stage_7_stats() {
     fi
 }
 
-train_one() {  # train_one <module> <exp dir> <log name> <options...>: single node or DDP, resumable
+train_one() {  # train_one <module> <exp dir> <log name> <options...>: one process or DDP ranks, resumable
     local module=$1 exp=$2 name=$3
     shift 3
-    local ddp=()
-    if [ "${num_nodes}" -gt 1 ]; then
-        command -v srun >/dev/null || die "--num_nodes ${num_nodes} needs Slurm's srun (run the driver inside salloc/sbatch)"
-        ddp=(--multiprocessing_distributed true --dist_launcher slurm --dist_init_method "file://$(pwd)/${exp}/.dist_init_$$")
-        [ "${ngpu}" -gt 0 ] || ddp+=(--dist_backend gloo)
-        log "training on ${num_nodes} nodes x ${ngpu} GPUs with srun; log: ${exp}/${name}.log"
-        mkdir -p "${exp}"
-        srun --nodes "${num_nodes}" --ntasks-per-node 1 python -m "${module}" --ngpu "${ngpu}" "${ddp[@]}" \
-            --output_dir "${exp}" --resume true "$@" >"${exp}/${name}.log" 2>&1 \
-            || { tail -n 25 "${exp}/${name}.log" >&2; die "training failed; the full log is ${exp}/${name}.log"; }
-        return
-    fi
-    [ "${ngpu}" -le 1 ] || ddp=(--multiprocessing_distributed true)
+    local ranks=${cpu_procs} device=cpu launch=()
+    if [ "${ngpu}" -gt 0 ]; then ranks=${ngpu} device=gpu; fi
+    [ "${ranks}" -ge 1 ] || die "--cpu_procs must be at least 1, not '${cpu_procs}'"
     # A rerun resumes from ${exp}/checkpoint.pth; the interrupted run's log is kept as <name>.log.<n>.
     if [ -f "${exp}/${name}.log" ]; then
         local n=1
@@ -525,9 +523,27 @@ train_one() {  # train_one <module> <exp dir> <log name> <options...>: single no
     # A thread count changes the order of the arithmetic, so results match exactly only between
     # runs with the same count; the default keeps path.sh's OMP_NUM_THREADS (1 unless set).
     local threads=${train_threads:-${OMP_NUM_THREADS:-1}}
-    log "training ${module} into ${exp} with ${threads} CPU thread(s) (follow it with: tail -f ${exp}/${name}.log)"
-    OMP_NUM_THREADS=${threads} run_logged "${exp}/${name}.log" "${cuda_cmd}" python -m "${module}" --ngpu "${ngpu}" \
-        "${ddp[@]}" --output_dir "${exp}" --resume true "$@"
+    if [ "${num_nodes}" -gt 1 ]; then
+        # One sbatch job: one task per node, each starting ${ranks} ranks with ddp_launch --slurm.
+        local per_node=(--ranks_per_node "${ranks}")
+        [ "${device}" = cpu ] || per_node=(--gpu "${ngpu}")
+        log "training on ${num_nodes} nodes x ${ranks} ${device} rank(s), one Slurm job; log: ${exp}/${name}.log"
+        mkdir -p "${exp}"
+        # shellcheck disable=SC2086
+        OMP_NUM_THREADS=${threads} run_logged "${exp}/${name}.log" \
+            "slurm.py --nodes ${num_nodes} ${per_node[*]} ${SPEECHT5_SLURM_OPTS:-}" \
+            python -m "${module}" --output_dir "${exp}" --resume true "$@"
+        case "${SPEECHT5_SLURM_DRY_RUN:-}" in ""|0) ;; *) log "dry run: the training job was not submitted" ;; esac
+        return
+    fi
+    if [ "${ranks}" -gt 1 ]; then
+        launch=(python -m espnet2_speecht5.bin.ddp_launch --nproc_per_node "${ranks}" --device "${device}" --)
+        log "training ${module} into ${exp} as ${ranks} data-parallel ${device} rank(s) with ${threads} CPU thread(s) each (follow it with: tail -f ${exp}/${name}.log)"
+    else
+        log "training ${module} into ${exp} with ${threads} CPU thread(s) (follow it with: tail -f ${exp}/${name}.log)"
+    fi
+    OMP_NUM_THREADS=${threads} run_logged "${exp}/${name}.log" "${cuda_cmd}" "${launch[@]}" python -m "${module}" \
+        --ngpu "${ngpu}" --output_dir "${exp}" --resume true "$@"
 }
 
 stage_8_train() {

@@ -1,4 +1,10 @@
-"""The body of every ``<task>_train`` entry point: run an ESPnet task, one-line configuration errors."""
+"""The body of every ``<task>_train`` entry point: run an ESPnet task, one-line configuration errors.
+
+For distributed runs (ranks started by ``espnet2_speecht5.bin.ddp_launch``) the task's trainer
+gets the hooks of :mod:`espnet2_speecht5.distributed.epoch_hooks` (an epoch-start barrier, so the
+last finished epoch's checkpoint is complete before any rank goes on; the ``SPEECHT5_KILL_RANK``
+fault injection for tests), and the process group is destroyed before the process exits.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import List, Optional
 from espnet2_speecht5.bin.cli import fail
 from espnet2_speecht5.bin.quiet_imports import quiet_espnet
 from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.distributed.epoch_hooks import destroy_process_group, with_epoch_hooks
 
 
 def run_task(module: str, class_name: str, cmd: Optional[List[str]] = None) -> None:
@@ -16,17 +23,24 @@ def run_task(module: str, class_name: str, cmd: Optional[List[str]] = None) -> N
 
     Configuration problems (:class:`DataError`) become one ``ERROR:`` line and exit status 1.
     ``--print_config`` prints to the real stdout (ESPnet binds its default at import time,
-    which happens here under :func:`quiet_espnet`).
+    which happens here under :func:`quiet_espnet`). The task's ``trainer`` is wrapped with the
+    epoch hooks for the duration of ``main`` only, and a process group that ``main`` set up is
+    destroyed when it returns or raises.
     """
     with quiet_espnet():  # keep stdout clean for --print_config
         task = getattr(importlib.import_module(module), class_name)
     args = sys.argv[1:] if cmd is None else cmd
+    trainer = task.trainer
     try:
         if "--print_config" in args:
             parsed = task.get_parser().parse_args(args)
             if parsed.print_config:
                 task.print_config(file=sys.stdout)
                 return
+        task.trainer = with_epoch_hooks(trainer)
         task.main(cmd=args)
     except DataError as err:
         fail(str(err))
+    finally:
+        task.trainer = trainer
+        destroy_process_group()
