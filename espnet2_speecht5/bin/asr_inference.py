@@ -14,7 +14,9 @@ It writes ``OUTPUT_DIR/<n>best_recog/{text,token,token_int,score}`` (Kaldi-style
 lines, as ESPnet's ``DatadirWriter`` does). ``--config`` takes a YAML file whose keys are these
 options without the dashes (``beam_size``, ``ctc_weight``, ``lm_weight``, ``penalty``,
 ``maxlenratio``, ``minlenratio``, ``nbest``). A missing model, LM or data file stops with one
-``ERROR:`` line naming it.
+``ERROR:`` line naming it; so does a missing or unreadable audio file of the ``sound`` scp, named
+with its line and utterance before decoding starts. Audio at another sample rate than the
+model's 16 kHz is resampled, and multi-channel audio averaged, each with a log line.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet2_speecht5.bin.cli import fail, str2bool
 from espnet2_speecht5.bin.quiet_imports import quiet_espnet
@@ -36,6 +38,8 @@ with quiet_espnet():
     from espnet2.utils import config_argparse
     from espnet2.utils.types import str2triple_str, str_or_none
 
+    from espnet2_speecht5.data.kaldi_dir import iter_lines
+    from espnet2_speecht5.inference.audio_input import MODEL_RATE, fit_to_model, scan_sound_scp
     from espnet2_speecht5.inference.speech2text import Speech2Text, require_file
     from espnet2_speecht5.tasks.asr import ASRTask
 
@@ -77,16 +81,30 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_inputs(data: Sequence[Tuple[str, str, str]], key_file: Optional[str]) -> None:
+def check_inputs(data: Sequence[Tuple[str, str, str]], key_file: Optional[str]) -> Dict[str, Tuple[int, int]]:
+    """Every input file exists and every audio file can be read; returns ``{utt: (rate, channels)}``."""
     for path, _, _ in data:
         require_file(path, "--data_path_and_name_and_type")
+    keys = None
     if key_file is not None:
-        require_file(key_file, "--key_file")
+        keys = [utt for _, utt, _ in iter_lines(require_file(key_file, "--key_file"))]
+    audio: Dict[str, Tuple[int, int]] = {}
+    for path, _, kind in data:
+        if kind == "sound":
+            audio.update(scan_sound_scp(path, keys))
+    return audio
 
 
 def inference(args: argparse.Namespace) -> None:
     """Decode every utterance of the data (or of ``--key_file``) and write the n-best results."""
-    check_inputs(args.data_path_and_name_and_type, args.key_file)
+    audio = check_inputs(args.data_path_and_name_and_type, args.key_file)
+    other_rates = sorted({rate for rate, _ in audio.values() if rate != MODEL_RATE})
+    if other_rates:
+        logging.warning(
+            "%d utterance(s) are not at %d Hz (%s Hz) and are resampled before decoding; "
+            "stage 3 (espnet2_speecht5.bin.dump_audio) converts a set once",
+            sum(1 for rate, _ in audio.values() if rate != MODEL_RATE), MODEL_RATE, ", ".join(map(str, other_rates)),
+        )
     if args.ngpu > 1:
         raise DataError("--ngpu must be 0 or 1 (run several jobs for more)")
     device = "cuda" if args.ngpu > 0 else "cpu"
@@ -128,6 +146,7 @@ def inference(args: argparse.Namespace) -> None:
             speech, lengths = batch["speech"], batch.get("speech_lengths")
             for row, key in enumerate(keys):
                 wav = speech[row] if lengths is None else speech[row, : int(lengths[row])]
+                wav = fit_to_model(key, wav, audio.get(key, (MODEL_RATE, 1))[0])
                 results = speech2text(wav)
                 for n, (text, tokens, token_int, hyp) in enumerate(results, start=1):
                     out = writer[f"{n}best_recog"]

@@ -1,8 +1,10 @@
 """Train (or collect statistics for) SpeechT5 ASR with ESPnet's trainer.
 
 Every option of ``espnet2.bin.asr_train`` that applies is accepted; ``--print_config`` shows
-them all with their defaults. A configuration problem (unknown key in ``--net_conf`` or
-``--model_conf``, unreadable token list) stops with one ``ERROR:`` line.
+them all with their defaults. A configuration problem (unknown key or wrong value type in the
+``--config`` file, in ``--net_conf`` or ``--model_conf``; a missing or malformed token list; an
+``--init_param`` file that is unsafe or does not fit the network) stops with one ``ERROR:`` line
+(see ``espnet2_speecht5/bin/train_checks.py``).
 
 Example (from a recipe folder)::
 
@@ -23,12 +25,12 @@ from __future__ import annotations
 import sys
 from typing import List, Optional
 
-from espnet2_speecht5.bin.train_main import run_task
+from espnet2_speecht5.bin.train_checks import run_checked_task
 
 
 def main(cmd: Optional[List[str]] = None) -> None:
     """Run ``ASRTask.main``; configuration errors become one line on stderr and exit status 1."""
-    run_task("espnet2_speecht5.tasks.asr", "ASRTask", cmd)
+    run_checked_task("espnet2_speecht5.tasks.asr", "ASRTask", cmd)
 
 
 if __name__ == "__main__":

@@ -114,9 +114,10 @@ def _progress(items: List[Any], desc: str) -> Iterable[Any]:
     return tqdm(items, desc=desc, unit="file", file=sys.stderr)
 
 
-def _each(items: List[Any], desc: str, work: Callable[[Any], None]) -> int:
+def _each(items: List[Any], desc: str, work: Callable[[Any], None], name: Callable[[Any], str] = str) -> int:
     """Run ``work`` on every item; a bad item is reported on one line and the rest still run.
 
+    ``name(item)`` starts that line unless the message already holds it (``""``: nothing).
     Returns the number of failed items.
     """
     failed = 0
@@ -126,7 +127,8 @@ def _each(items: List[Any], desc: str, work: Callable[[Any], None]) -> int:
         except (DataError, OSError) as err:
             failed += 1
             message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            where = "" if str(item) in message else f"{item}: "
+            label = name(item)
+            where = "" if not label or label in message else f"{label}: "
             from tqdm import tqdm
 
             tqdm.write(f"ERROR: {where}{message}", file=sys.stderr)  # above the progress bar, on its own line
@@ -195,7 +197,7 @@ def synthesize(args: argparse.Namespace) -> int:
         out = Path(args.out) if not name else Path(args.outdir) / f"{name}.wav"
         _write_wav(out, tts.synthesize(text, args.speaker), tts.sample_rate)
 
-    return _each(jobs, "synthesize", one)
+    return _each(jobs, "synthesize", one, name=lambda job: job[0])  # a --text_file line's name; "" for --text
 
 
 def convert(args: argparse.Namespace) -> int:

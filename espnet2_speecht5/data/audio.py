@@ -21,6 +21,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.data.kaldi_dir import naming_the_file
 
 PathLike = Union[str, Path]
 
@@ -118,15 +119,26 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
 
 
 def write_flac(path: PathLike, samples: np.ndarray, rate: int) -> None:
-    """Write a 16-bit FLAC atomically (temporary file in the same folder, then rename)."""
+    """Write a 16-bit FLAC atomically (temporary file in the same folder, then rename).
+
+    The FLAC is encoded in memory and written by Python, so that a failed write (full disk,
+    file size limit) is an ``OSError`` naming ``path`` rather than libsndfile's "System error".
+
+    Raises:
+        OSError: the file cannot be written; no part of it is left behind.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    encoded = io.BytesIO()
+    sf.write(encoded, samples, rate, format="FLAC", subtype="PCM_16")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".flac")
-    os.close(fd)
     try:
-        sf.write(tmp, samples, rate, format="FLAC", subtype="PCM_16")
+        with os.fdopen(fd, "wb") as f:
+            f.write(encoded.getbuffer())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise naming_the_file(err, path) from None
         raise

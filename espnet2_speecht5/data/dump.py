@@ -40,6 +40,7 @@ from espnet2_speecht5.data.kaldi_dir import (
     PathLike,
     atomic_write_text,
     iter_lines,
+    naming_the_file,
     read_map,
     write_map,
     write_spk2utt,
@@ -165,26 +166,31 @@ def convert_scp(in_scp: PathLike, outdir: PathLike, fs: int, progress: Optional[
     reused = 0
     if progress is None:
         progress = sys.stderr.isatty()
-    with open(outdir / JOURNAL, "a", encoding="utf-8") as journal:
-        for number, utt, value in tqdm(entries, desc=str(in_scp), unit="file", disable=not progress, file=sys.stderr):
-            record = earlier.get(utt)
-            if record is not None and record.entry == value:
+    bar = tqdm(entries, desc=str(in_scp), unit="file", disable=not progress, file=sys.stderr)
+    try:
+        with open(outdir / JOURNAL, "a", encoding="utf-8") as journal:
+            for number, utt, value in bar:
+                record = earlier.get(utt)
+                if record is not None and record.entry == value:
+                    done[utt] = record
+                    reused += 1
+                    continue
+                if not value:
+                    bad[utt] = "no audio path or command on the line"
+                    continue
+                source = AudioSource(utt, value, str(in_scp), number)
+                try:
+                    record = convert_one(source, fs, data_dir / flac_name(utt))
+                except DataError as err:
+                    bad[utt] = err.message
+                    logger.warning("bad audio: %s", err)
+                    continue
                 done[utt] = record
-                reused += 1
-                continue
-            if not value:
-                bad[utt] = "no audio path or command on the line"
-                continue
-            source = AudioSource(utt, value, str(in_scp), number)
-            try:
-                record = convert_one(source, fs, data_dir / flac_name(utt))
-            except DataError as err:
-                bad[utt] = err.message
-                logger.warning("bad audio: %s", err)
-                continue
-            done[utt] = record
-            journal.write(_journal_line(record))
-            journal.flush()
+                journal.write(_journal_line(record))
+                journal.flush()
+    except OSError as err:
+        # A full disk: write_flac names the FLAC it could not write; otherwise the journal failed.
+        raise naming_the_file(err, outdir / JOURNAL) from None
     # Compact the journal to this run's utterances.
     atomic_write_text(outdir / JOURNAL, "".join(_journal_line(r) for r in done.values()))
 

@@ -8,6 +8,10 @@ An utterance of ``wav.scp`` is dropped, with a line in ``filter_report.txt``, wh
 * duration filtering is on and ``utt2num_samples / fs`` (or the ``_tgt`` length) lies outside
   ``[min_duration, max_duration]`` (``too short: 0.05 s < 0.1 s``).
 
+With duration filtering off (evaluation sets), such utterances are kept, but counted in the
+summary line and listed in the report, so that a very long test utterance is known before
+decoding it.
+
 Lines of other files whose utterance is not in ``wav.scp`` are reported too.  The audio scp
 values are copied as they are (the audio is not copied).
 """
@@ -15,7 +19,7 @@ values are copied as they are (the audio is not copied).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -44,12 +48,15 @@ class FilterResult:
         kept: utterances written.
         dropped: ``{utterance: reason}`` in byte order of the id.
         orphans: ``{file name: ids}`` of lines whose utterance is not in ``wav.scp``.
+        outside: ``{utterance: reason}`` of kept utterances outside the duration range (only
+            when duration filtering is off).
     """
 
     total: int
     kept: int
     dropped: Dict[str, str]
     orphans: Dict[str, List[str]]
+    outside: Dict[str, str] = field(default_factory=dict)
 
 
 def _read_lines(path: Path) -> Dict[str, Tuple[int, str]]:
@@ -60,6 +67,10 @@ def _read_lines(path: Path) -> Dict[str, Tuple[int, str]]:
             raise DataError(f"duplicate id (first on line {result[utt][0]})", path, number, utt)
         result[utt] = (number, value)
     return result
+
+
+def _by_id(reasons: Dict[str, str]) -> Dict[str, str]:
+    return dict(sorted(reasons.items(), key=lambda kv: kv[0].encode()))
 
 
 def _seconds(value: float) -> str:
@@ -99,9 +110,16 @@ def filter_data_dir(
         raise DataError("utt2num_samples is missing: duration filtering needs it (run stage 3)", src)
     utts = list(files["wav.scp"])
     dropped: Dict[str, str] = {}
+    outside: Dict[str, str] = {}
 
     def drop(utt: str, reason: str) -> None:
         dropped.setdefault(utt, reason)
+
+    def out_of_range(utt: str, reason: str) -> None:
+        if filter_duration:
+            drop(utt, reason)
+        else:
+            outside.setdefault(utt, reason)
 
     for utt in utts:
         for name in names:
@@ -110,8 +128,6 @@ def filter_data_dir(
                 drop(utt, f"no line in {name}")
             elif not entry[1].strip():
                 drop(utt, f"empty text in {name}" if name in text_files else f"empty value in {name}")
-        if not filter_duration:
-            continue
         for scp in AUDIO_FILES:
             lengths = files.get(length_file(scp))
             if scp not in files or lengths is None or utt not in lengths:
@@ -124,9 +140,9 @@ def filter_data_dir(
             seconds = samples / fs
             what = "" if scp == "wav.scp" else " target"
             if seconds < min_duration:
-                drop(utt, f"too short{what}: {_seconds(seconds)} s < {_seconds(min_duration)} s")
+                out_of_range(utt, f"too short{what}: {_seconds(seconds)} s < {_seconds(min_duration)} s")
             elif seconds > max_duration:
-                drop(utt, f"too long{what}: {_seconds(seconds)} s > {_seconds(max_duration)} s")
+                out_of_range(utt, f"too long{what}: {_seconds(seconds)} s > {_seconds(max_duration)} s")
 
     wav_utts = set(utts)
     orphans = {name: [u for u in files[name] if u not in wav_utts] for name in names}
@@ -134,7 +150,8 @@ def filter_data_dir(
     kept = [u for u in utts if u not in dropped]
 
     dst.mkdir(parents=True, exist_ok=True)
-    result = FilterResult(len(utts), len(kept), dict(sorted(dropped.items(), key=lambda kv: kv[0].encode())), orphans)
+    outside = {utt: reason for utt, reason in outside.items() if utt not in dropped}
+    result = FilterResult(len(utts), len(kept), _by_id(dropped), orphans, _by_id(outside))
     atomic_write_text(dst / REPORT, _report(src, dst, result, fs, min_duration, max_duration, filter_duration, names))
     if not kept:
         raise DataError(f"all {len(utts)} utterances were dropped; see {dst / REPORT}", src)
@@ -179,6 +196,13 @@ def _report(
     lines.append("")
     lines.append("dropped utterances:" if result.dropped else "dropped utterances: none")
     lines += [f"{utt} {reason}" for utt, reason in result.dropped.items()]
+    if result.outside:
+        lines.append("")
+        lines.append(
+            f"kept {len(result.outside)} utterance(s) outside {_seconds(min_duration)} s to "
+            f"{_seconds(max_duration)} s (duration is not filtered in this set):"
+        )
+        lines += [f"{utt} {reason}" for utt, reason in result.outside.items()]
     for name, ids in result.orphans.items():
         lines.append("")
         lines.append(f"{len(ids)} line(s) of {name} have no utterance in wav.scp and were not copied:")
@@ -189,7 +213,8 @@ def _report(
 def summary_line(src: PathLike, dst: PathLike, result: FilterResult, prefix: Optional[str] = "filter_data") -> str:
     """``filter_data: IN -> OUT: kept 118 of 120 (2 dropped; see OUT/filter_report.txt)``."""
     head = f"{prefix}: " if prefix else ""
+    outside = f", {len(result.outside)} kept outside the duration range" if result.outside else ""
     return (
         f"{head}{src} -> {dst}: kept {result.kept} of {result.total} "
-        f"({len(result.dropped)} dropped; see {Path(dst) / REPORT})"
+        f"({len(result.dropped)} dropped{outside}; see {Path(dst) / REPORT})"
     )

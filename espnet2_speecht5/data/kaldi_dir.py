@@ -91,8 +91,23 @@ def write_map(path: PathLike, items: Union[Mapping[str, str], Iterable[Tuple[str
     atomic_write_text(path, "".join(f"{k} {v}\n" for k, v in pairs))
 
 
+def naming_the_file(err: OSError, path: PathLike) -> OSError:
+    """``err`` with ``path`` as its file name, so that the one-line message says which output failed.
+
+    A failed ``write`` (disk full, file size limit) raises an ``OSError`` without a file name.
+    """
+    if err.filename is not None:
+        return err
+    return OSError(err.errno, err.strerror or str(err), str(path))
+
+
 def atomic_write_text(path: PathLike, content: str) -> None:
-    """Write ``content`` to ``path`` through a temporary file and ``os.replace``."""
+    """Write ``content`` to ``path`` through a temporary file and ``os.replace``.
+
+    Raises:
+        OSError: naming ``path`` (for example a full disk); the temporary file is removed and
+            an existing ``path`` is left as it was.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -100,9 +115,11 @@ def atomic_write_text(path: PathLike, content: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(content)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise naming_the_file(err, path) from None
         raise
 
 

@@ -33,6 +33,8 @@ from espnet2_speecht5.models.tts import SpeechT5TTSModel
 from espnet2_speecht5.scoring.weights import load_weights
 
 logger = logging.getLogger(__name__)
+# tokens that carry no sound of their own: a text of these and unknown ones is refused
+SPACE_TOKENS = ("<space>", " ")
 
 SPEAKER_TABLE_NAME = "spk_xvector.ark"
 SpeakerInput = Union[None, str, Path, np.ndarray, torch.Tensor]
@@ -216,13 +218,21 @@ class Text2Speech:
         return self.model.use_speaker_embedding
 
     def token_ids(self, text: str, utt: Optional[str] = None, unknown: Optional[Set[str]] = None) -> List[int]:
-        """Tokenise ``text``; tokens outside the token list become ``<unk>`` and are added to ``unknown``."""
+        """Tokenise ``text``; tokens outside the token list become ``<unk>`` and are added to ``unknown``.
+
+        Raises:
+            DataError: the text is empty, or none of its tokens is in the token list.
+        """
         if self.cleaner is not None:
             text = self.cleaner(text)
         tokens = self.tokenizer.text2tokens(text)
         if not tokens:
             raise DataError("empty text: nothing to synthesise", utt=utt)
         missing = {t for t in tokens if t not in self.known}
+        if not any(t in self.known for t in tokens if t not in SPACE_TOKENS):
+            shown = ", ".join(repr(t) for t in sorted(missing)[:10])
+            raise DataError(f"no token of the text is in the model's token list ({shown}): it would be all <unk>",
+                            utt=utt)
         if missing and unknown is not None:
             unknown.update(missing)
         return self.converter.tokens2ids(tokens)
