@@ -134,6 +134,53 @@ class SpeechEncoderPrenet(nn.Module):
             x = x.masked_fill(channels.to(x.device).unsqueeze(1), 0.0)
         return x, time_mask
 
+    def extract_features(
+        self, wav: torch.Tensor, wav_lengths: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """Run the conv feature extractor (the first half of :meth:`forward`).
+
+        Args:
+            wav: (B, L) float waveform at 16 kHz.
+            wav_lengths: (B,) real lengths in samples; None if nothing is padded.
+
+        Returns:
+            conv features (B, T, C) (in training, their gradient into the conv stack is scaled by
+            ``feature_grad_mult``), frame lengths (B,) and ``valid`` (B, T) bool; both None without
+            ``wav_lengths``.
+        """
+        features = self.feature_extractor(wav)
+        mult = self.cfg.feature_grad_mult
+        if mult != 1.0 and self.training:
+            # same values; the gradient into the conv stack is scaled by ``mult`` (0 freezes it)
+            features = features * mult + features.detach() * (1.0 - mult)
+        length = features.size(1)
+        valid = None
+        frame_lengths = None
+        if wav_lengths is not None:
+            frame_lengths = self.frame_lengths(wav_lengths.to(features.device)).clamp(min=1, max=length)
+            valid = torch.arange(length, device=features.device)[None, :] < frame_lengths[:, None]
+        return features, frame_lengths, valid
+
+    def embed_features(
+        self,
+        features: torch.Tensor,
+        valid: Optional[torch.Tensor] = None,
+        frame_lengths: Optional[torch.Tensor] = None,
+        time_mask: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Conv features (B, T, C) -> encoder input (B, T, D) and the time mask used (the second half of
+        :meth:`forward`): norm, projection, masking, conv and sinusoidal positions."""
+        x = self.feature_dropout(self.feature_proj(self.feature_norm(features)))
+        x, time_mask = self.apply_masking(x, frame_lengths, time_mask)
+        x = x + self.pos_conv(x)
+        if valid is None:
+            real = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        else:
+            real = valid
+        positions = positions_from_mask(real, self.cfg.pad_id)
+        x = x + fairseq_sinusoids(positions, x.size(-1), self.cfg.pad_id).to(x.dtype)
+        return x, time_mask
+
     def forward(
         self,
         wav: torch.Tensor,
@@ -150,24 +197,6 @@ class SpeechEncoderPrenet(nn.Module):
         Returns:
             frames (B, T, D), ``valid`` (B, T) bool or None, and the time mask used (or None).
         """
-        features = self.feature_extractor(wav)
-        mult = self.cfg.feature_grad_mult
-        if mult != 1.0 and self.training:
-            # same values; the gradient into the conv stack is scaled by ``mult`` (0 freezes it)
-            features = features * mult + features.detach() * (1.0 - mult)
-        length = features.size(1)
-        valid = None
-        frame_lengths = None
-        if wav_lengths is not None:
-            frame_lengths = self.frame_lengths(wav_lengths.to(features.device)).clamp(min=1, max=length)
-            valid = torch.arange(length, device=features.device)[None, :] < frame_lengths[:, None]
-        x = self.feature_dropout(self.feature_proj(self.feature_norm(features)))
-        x, time_mask = self.apply_masking(x, frame_lengths, time_mask)
-        x = x + self.pos_conv(x)
-        if valid is None:
-            real = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
-        else:
-            real = valid
-        positions = positions_from_mask(real, self.cfg.pad_id)
-        x = x + fairseq_sinusoids(positions, x.size(-1), self.cfg.pad_id).to(x.dtype)
+        features, frame_lengths, valid = self.extract_features(wav, wav_lengths)
+        x, time_mask = self.embed_features(features, valid, frame_lengths, time_mask)
         return x, valid, time_mask
