@@ -178,6 +178,10 @@ def render(args: argparse.Namespace, work: Workload, results: Dict[reporting.Key
     out += ["| machine | |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in reporting.machine(commit, device_name, args.threads, args.device)]
     out += [f"| command | `{command}` |"]
+    if "load_1min" in prep:
+        before, after = prep["load_1min"]
+        out += [f"| 1-min load average | {before:.2f} at the start, {after:.2f} at the end (above the thread "
+                "count: something else used the CPUs) |"]
     counts = sorted({rounds_for(c, args) for c in args.case_list})
     out += [f"| rounds | {', '.join(map(str, counts))} (inference {rounds_for('a', args)}, training "
             f"{rounds_for('d', args)}) |", ""]
@@ -213,7 +217,9 @@ def run_network_cases(args: argparse.Namespace, command: str, commit: str) -> No
         weights = Path(tmp) / "weights"
         log(f"preparing random {work.size} weights")
         prep = run_worker(["--prepare"], args, weights, work.size)
+        load_before = os.getloadavg()[0]
         results = run_cases(args, work, weights)
+        prep["load_1min"] = [load_before, os.getloadavg()[0]]
     wall = time.perf_counter() - start
     section = render(args, work, results, prep, command, commit, wall)
     print(section)

@@ -120,3 +120,38 @@ def test_speecht5_transcribe_prints_the_stage_9_hypothesis(mini_run: Path, tmp_p
     printed = [line.split("\t", 1) for line in proc.stdout.splitlines()]
     assert [(w, hyp.strip()) for w, hyp in printed] == [(w, hyp) for _, w, hyp in expected]
     assert "transcribe: 100%" in proc.stderr  # a progress bar for several files
+
+
+def _digests(recipe: Path, patterns: List[str]) -> dict:
+    import hashlib
+
+    out = {}
+    for pattern in patterns:
+        files = sorted(recipe.glob(pattern))
+        assert files, f"nothing matches {pattern}"
+        for path in files:
+            out[str(path.relative_to(recipe))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def test_a_second_run_of_all_stages_keeps_every_finished_result(mini_run: Path):
+    """Rerunning stages 1-13 on a finished recipe: data, dumps, token list and trained epochs are kept
+    byte for byte, training resumes past its last epoch without training again, decoding is redone
+    cleanly to the same hypotheses, and no temporary file is left anywhere. (Runs last in this module.)"""
+    kept = ["data/*/text", "data/*/wav.scp", "dump/raw/*/wav.scp", "dump/raw/*/text", "data/token_list/*/tokens.txt",
+            "exp/asr_train_small_char/*epoch.pth", "exp/asr_train_small_char/decode_*/test/text"]
+    before = _digests(mini_run, kept)
+    root = mini_run.parents[2]  # the fixture's folder: egs2/mini_speecht5/asr1 lies below it
+    proc = run_recipe(
+        mini_run,
+        *("--stage", "1", "--stop_stage", "13", "--nj", "2", "--inference_nj", "2", "--test_sets", "test"),
+        *("--train_config", str(root / "train_small.yaml")),
+        *("--inference_config", str(root / "decode_small.yaml")),
+        env={"MINI_SPEECHT5": str(root / "corpus" / "mini_speecht5")},
+        timeout=1200,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert _digests(mini_run, kept) == before
+    train_log = (mini_run / "exp" / "asr_train_small_char" / "train.log").read_text()
+    assert "The training was resumed using" in train_log and "already reached" in train_log
+    assert not [p for p in mini_run.rglob("*.tmp")], "temporary files left behind"
