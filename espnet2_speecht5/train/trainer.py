@@ -202,6 +202,22 @@ def repair_epoch_outputs(
     return written
 
 
+NON_FINITE_PREFIX = "The grad norm is "  # ESPnet's warning when it skips an update (espnet2/train/trainer.py)
+
+
+class _SkippedUpdateCounter(logging.Filter):
+    """Counts ESPnet's "The grad norm is nan/inf. Skipping updating the model." warnings (lets them through)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and str(record.msg).startswith(NON_FINITE_PREFIX):
+            self.count += 1
+        return True
+
+
 class SpeechT5Trainer(Trainer):
     """ESPnet's Trainer with atomic checkpoint files, a fallback checkpoint and full-state resume."""
 
@@ -236,6 +252,25 @@ class SpeechT5Trainer(Trainer):
                 )
         finally:
             _RUN.reset(token)
+
+    @classmethod
+    def train_one_epoch(cls, *args: Any, **kwargs: Any) -> bool:
+        """ESPnet's epoch, plus one warning line counting the updates it skipped for a non-finite
+        loss or gradient (ESPnet warns for each one but keeps no count)."""
+        counter = _SkippedUpdateCounter()
+        root = logging.getLogger()
+        root.addFilter(counter)
+        try:
+            result = super().train_one_epoch(*args, **kwargs)
+        finally:
+            root.removeFilter(counter)
+        if counter.count:
+            epoch = getattr(kwargs.get("reporter"), "epoch", "?")
+            logging.warning(
+                f"epoch {epoch}: skipped {counter.count} update(s) with a non-finite loss or gradient "
+                "(those batches are left out of the epoch's statistics)"
+            )
+        return result
 
     @classmethod
     def resume(

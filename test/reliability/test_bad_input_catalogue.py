@@ -34,7 +34,7 @@ the interpreter start and ESPnet's import are paid once. The same table is in do
 | 23 | token list format | 8: asr_train | `tokens.txt:1: the first token must be <blank> ...`; `...:6: ... twice` |
 | 24 | init_param wrong size | 8: asr_train | `other_size.pth: parameter '...' has shape (...), the model's is (...)` |
 | 25 | init_param unsafe pickle | 8: asr_train | `evil.pth: refusing to unpickle global 'posix.system': ...` |
-| 26 | non-finite loss | 8: asr_train | warning `The grad norm is nan. Skipping updating the model.`; epoch ends |
+| 26 | non-finite loss | 8: asr_train | skip: a warning per batch; `epoch 1: skipped 1 update(s) with a non-finite` |
 | 27 | 8 kHz to a 16 kHz model | 9: asr_inference | log: `utterance 'seven': resampled from 8000 Hz to 16000 Hz` |
 | 28 | missing audio at decoding | 9: asr_inference | `wav.scp:2: utterance 'utt1': audio file ... does not exist` |
 | 29 | truncated checkpoint | 9: asr_inference | `model.pth: truncated or corrupt checkpoint file (...)` |
@@ -465,6 +465,9 @@ def test_26_non_finite_loss_batch_is_skipped_and_training_goes_on(train_data, tm
     messages = [r.getMessage() for r in caplog.records]
     skipped = [m for m in messages if m == "The grad norm is nan. Skipping updating the model."]
     assert len(skipped) == 1, messages  # one bad batch of three
+    counted = [m for m in messages if m.startswith("epoch 1: skipped")]
+    assert counted == ["epoch 1: skipped 1 update(s) with a non-finite loss or gradient (those batches are left out "
+                       "of the epoch's statistics)"], messages
     results = [m for m in messages if m.startswith("1epoch results: [train]")]
     assert len(results) == 1 and "grad_norm=" in results[0] and "total_count=3" in results[0], results
     state = load_checkpoint(out / "1epoch.pth")
