@@ -39,7 +39,17 @@ nbpe=100              # vocabulary size for token_type=bpe
 tgt_token_type=char   # st: target-language tokens (char | bpe | word)
 tgt_bpemode=unigram
 tgt_nbpe=100
-pretrain_text_set=train_text  # pretrain: the text-only data directory for the text objectives
+pretrain_text_set=train_text  # pretrain: the text-only data directory for the text objectives (data/<set>/text);
+                              # the held-out text of a valid or test set <set> is data/<set>_text/text
+# Cluster labels (stage 6; pretrain)
+n_clusters=100        # k-means clusters (the model's num_clusters follows it)
+cluster_iteration=1   # 1: cluster MFCC; >= 2: cluster an encoder layer of --cluster_feature_model (HuBERT's iterations)
+cluster_feature_model=  # iteration >= 2: a pre-training checkpoint with config.yaml beside it
+cluster_feature_layer=6 # iteration >= 2: the encoder block of its features (from 1)
+cluster_args=         # extra options for espnet2_speecht5.bin.make_cluster_labels (--fit_fraction, --max_fit_frames, --seed, --device)
+# Fine-tuning from a pre-training model (asr, tts)
+pretrained_model=     # the zip of a pretrain recipe's stage 12 (or its *.pth, config.yaml beside it):
+                      # stage 5 takes its token list, stage 8 initialises the network from it
 # Speaker embeddings (stage 6; tts, vc)
 spk_source=espnet_spk # espnet_spk: an ESPnet x-vector model (trained here, or --spk_model) | files | lookup
 spk_files=            # spk_source=files: a Kaldi xvector.scp/ark or a folder of <utt>.npy
@@ -104,6 +114,13 @@ Options (default in brackets):
   --min_wav_duration S, --max_wav_duration S   [${min_wav_duration}, ${max_wav_duration}]
   --token_type char|bpe|word [${token_type}], --bpemode unigram|bpe, --nbpe N
   --tgt_token_type, --tgt_bpemode, --tgt_nbpe   target tokens for st
+ Pre-training (pretrain):
+  --pretrain_text_set SET [${pretrain_text_set}]   text corpus data/SET/text; held-out text: data/<valid or test set>_text/text
+  --n_clusters N [${n_clusters}]  --cluster_iteration N [${cluster_iteration}]   stage 6 k-means labels (1: MFCC)
+  --cluster_feature_model PTH  --cluster_feature_layer N [${cluster_feature_layer}]   iteration >= 2 features
+  --cluster_args '...'        options of make_cluster_labels (--fit_fraction, --max_fit_frames, --seed)
+ Fine-tuning (asr, tts):
+  --pretrained_model ZIP|PTH  a pretrain model: its token list (stage 5) and parameters (stage 8)
  Speaker embeddings (6; tts):
   --spk_source espnet_spk|files|lookup [${spk_source}]   --spk_average true|false [${spk_average}]
   --spk_files PATH (files)  --spk_model PATH (espnet_spk, instead of training one)  --spk_config YAML [${spk_config}]
@@ -189,7 +206,7 @@ esac
 #   pack_kind       the espnet2.bin.pack subcommand; model_prefix: its --<prefix>train_config option
 #   inference_models  the checkpoints stages 9-12 look for, in order (unless --inference_model)
 #   score_metrics   what stage 10 computes
-trained_tasks=" asr tts "
+trained_tasks=" asr tts pretrain "
 shape_keys="" vocab_shape_keys="" fold_lengths="" pack_kind="" model_prefix="" score_metrics=""
 inference_models="latest.pth"
 case "${token_type}" in
@@ -217,11 +234,22 @@ case "${task}" in
         model_prefix=""
         inference_models="valid.loss.ave.pth valid.loss.best.pth latest.pth"
         score_metrics="mcd cer spk" ;;
+    pretrain)
+        train_module=${train_module:-espnet2_speecht5.bin.pretrain_train}
+        inference_module=${inference_module:-espnet2_speecht5.bin.pretrain_evaluate}
+        shape_keys="speech"
+        fold_lengths="80000"
+        pack_kind=ssl
+        model_prefix=ssl_
+        inference_models="valid.acc_mlm.ave.pth valid.acc_mlm.best.pth latest.pth"
+        score_metrics="acc_mlm loss_text_ce" ;;
     *)
         train_module=${train_module:-espnet2_speecht5.bin.${task}_train}
         inference_module=${inference_module:-espnet2_speecht5.bin.${task}_inference} ;;
 esac
 xvector_dir=${xvector_dir:-${dumpdir}/xvector}
+label_dir=${dumpdir}/labels_iter${cluster_iteration}    # stage 6 (pretrain): <set>/label
+cluster_dir=${expdir}/clusters_iter${cluster_iteration}  # stage 6 (pretrain): info.yaml, centroids.npy
 train_config=${train_config:-conf/train.yaml}
 inference_config=${inference_config:-conf/decode.yaml}
 lm_config=${lm_config:-conf/train_lm.yaml}
@@ -256,6 +284,10 @@ stage_1_data() {
         require "data/${dset}" 1
         validate_data_dir.py --task "${task}" "data/${dset}"
     done
+    if [ "${task}" = pretrain ]; then
+        require "data/${pretrain_text_set}/text" 1
+        [ -f "data/${valid_set}_text/text" ] || log "stage 1: no held-out text data/${valid_set}_text/text: validation scores speech only"
+    fi
     log "stage 1: data directories are in $(pwd)/data"
 }
 
@@ -310,7 +342,29 @@ stage_4_filter() {
             --filter_duration "${duration}" --text_files "${text_files}" \
             "${dumpdir}/raw/org/${dset}" "${dumpdir}/raw/${dset}"
     done
+    if [ "${task}" = pretrain ]; then
+        for dset in $(pretrain_text_sets); do filter_text_set "${dset}"; done
+    fi
     log "stage 4: filtered sets are in $(pwd)/${dumpdir}/raw (see filter_report.txt in each)"
+}
+
+pretrain_text_sets() {  # the text corpora of pretrain: training text (unless --skip_train), held-out text of the valid and test sets
+    local dset sets=""
+    "${skip_train}" || sets="${pretrain_text_set}"
+    for dset in ${valid_set} ${test_sets}; do
+        [ ! -f "data/${dset}_text/text" ] || sets+=" ${dset}_text"
+    done
+    tr ' ' '\n' <<<"${sets}" | awk 'NF && !seen[$0]++' | tr '\n' ' '
+}
+
+filter_text_set() {  # filter_text_set <set>: data/<set>/text -> ${dumpdir}/raw/<set>/text without empty sentences
+    local src=data/$1/text out=${dumpdir}/raw/$1 n_in n_out
+    require "${src}" 1
+    mkdir -p "${out}"
+    awk 'NF >= 2' "${src}" >"${out}/text"
+    n_in=$(wc -l <"${src}")
+    n_out=$(wc -l <"${out}/text")
+    log "stage 4: ${out}/text: ${n_out} of ${n_in} sentences kept (the others are empty)"
 }
 
 make_token_list() {  # make_token_list <type> <bpemode> <nbpe> <text file> <outdir>
@@ -325,8 +379,14 @@ stage_5_tokens() {
     local train_dump=${dumpdir}/raw/${data_train_set}
     case "${task}" in
         asr|tts)
-            require "${train_dump}/text" 4
-            make_token_list "${token_type}" "${bpemode}" "${nbpe}" "${train_dump}/text" "${token_dir}" ;;
+            if [ -n "${pretrained_model}" ]; then
+                # the pre-training model's list, so that its text embeddings carry over
+                python -m espnet2_speecht5.bin.pretrained_init tokens --pretrained_model "${pretrained_model}" \
+                    --token_type "${token_type}" --outdir "${token_dir}" --cache_dir "${expdir}/pretrained_model"
+            else
+                require "${train_dump}/text" 4
+                make_token_list "${token_type}" "${bpemode}" "${nbpe}" "${train_dump}/text" "${token_dir}"
+            fi ;;
         st)
             require "${train_dump}/text.tgt" 4
             make_token_list "${token_type}" "${bpemode}" "${nbpe}" "${train_dump}/text" "${token_dir}"
@@ -336,8 +396,13 @@ stage_5_tokens() {
             python -m espnet2_speecht5.bin.make_token_list --token_type spk \
                 --utt2spk "${train_dump}/utt2spk" --outdir "${token_list_dir}/spk" ;;
         pretrain)
-            require "data/${pretrain_text_set}/text" 1
-            make_token_list "${token_type}" "${bpemode}" "${nbpe}" "data/${pretrain_text_set}/text" "${token_dir}" ;;
+            require "${dumpdir}/raw/${pretrain_text_set}/text" 4
+            make_token_list "${token_type}" "${bpemode}" "${nbpe}" "${dumpdir}/raw/${pretrain_text_set}/text" "${token_dir}"
+            # the text infilling's mask symbol, just before <sos/eos> (ESPnet's lists end with it)
+            awk -v n="$(wc -l <"${token_dir}/tokens.txt")" 'NR == n && $0 != "<mask>" { print "<mask>" } { print }' \
+                "${token_dir}/tokens.txt" >"${token_dir}/tokens.txt.tmp"
+            mv "${token_dir}/tokens.txt.tmp" "${token_dir}/tokens.txt"
+            log "stage 5: ${token_dir}/tokens.txt: $(wc -l <"${token_dir}/tokens.txt") tokens with <mask>; fine-tune from this model with --pretrained_model to share it" ;;
         vc|se)
             skip 5 "task ${task} has no text output" ;;
     esac
@@ -348,8 +413,36 @@ stage_6_aux() {
     case "${task}" in
         asr|st|se|sid) skip 6 "task ${task} uses no auxiliary targets" ;;
         tts) make_speaker_embeddings ;;
+        pretrain) make_cluster_labels ;;
         *) not_implemented 6 ;;
     esac
+}
+
+make_cluster_labels() {  # stage 6 of pretrain: k-means labels at 50 Hz for every set, fitted on the training set
+    local dset dirs=() opts=()
+    require "${dumpdir}/raw/${data_train_set}/wav.scp" 4
+    dirs+=("${dumpdir}/raw/${data_train_set}")
+    for dset in ${dump_sets}; do
+        [ "${dset}" = "${data_train_set}" ] && continue
+        require "${dumpdir}/raw/${dset}/wav.scp" 4
+        dirs+=("${dumpdir}/raw/${dset}")
+    done
+    if [ "${cluster_iteration}" -ge 2 ]; then
+        [ -n "${cluster_feature_model}" ] || die "--cluster_iteration ${cluster_iteration} clusters the features of a pre-trained model: pass --cluster_feature_model (e.g. exp/pretrain_<tag>/valid.acc_mlm.best.pth of iteration $((cluster_iteration - 1)))"
+        require_file "${cluster_feature_model}" --cluster_feature_model
+        opts+=(--feature_model "${cluster_feature_model}" --feature_layer "${cluster_feature_layer}")
+        log "stage 6: iteration ${cluster_iteration}: ${n_clusters} clusters of encoder block ${cluster_feature_layer} of ${cluster_feature_model}"
+    else
+        log "stage 6: iteration 1: ${n_clusters} clusters of MFCC features"
+    fi
+    # shellcheck disable=SC2086
+    python -m espnet2_speecht5.bin.make_cluster_labels --iteration "${cluster_iteration}" --n_clusters "${n_clusters}" \
+        --data_dirs "${dirs[@]}" --outdir "${label_dir}" --info "${cluster_dir}/info.yaml" "${opts[@]}" ${cluster_args}
+    log "stage 6: labels are in ${label_dir}/<set>/label; k-means: ${cluster_dir}/info.yaml"
+}
+cluster_count() {  # the number of clusters that stage 6 used
+    require "${cluster_dir}/info.yaml" 6
+    awk '$1 == "n_clusters:" { print $2 }' "${cluster_dir}/info.yaml"
 }
 
 make_speaker_embeddings() {  # stage 6 of tts: one 512-dim x-vector per utterance of every set
@@ -404,10 +497,29 @@ task_data_opts() {  # task_data_opts <train|valid|test> <dump dir>: the task's d
             else
                 echo "--$1_data_path_and_name_and_type $2/text,text,text --$1_data_path_and_name_and_type $2/wav.scp,speech,sound --$1_data_path_and_name_and_type ${spk},spembs,kaldi_ark"
             fi ;;
+        pretrain)
+            local label=${label_dir}/$(basename "$2")/label
+            echo "--$1_data_path_and_name_and_type $2/wav.scp,speech,sound --$1_data_path_and_name_and_type ${label},label,text_int" ;;
     esac
 }
-require_task_inputs() {  # require_task_inputs <set>: inputs beyond the dump that the task reads (tts: x-vectors)
+require_task_inputs() {  # require_task_inputs <set>: inputs beyond the dump that the task reads (tts: x-vectors; pretrain: labels)
     [ "${task}" != tts ] || require "${xvector_dir}/$1/xvector.scp" 6
+    [ "${task}" != pretrain ] || require "${label_dir}/$1/label" 6
+}
+task_model_opts() {  # model options that earlier stages decide (pretrain: the number of clusters of stage 6)
+    [ "${task}" != pretrain ] || echo "--model_conf num_clusters=$(cluster_count)"
+}
+pretrain_valid_text() {  # the held-out text of the validation set (stage 4), or nothing
+    local text=${dumpdir}/raw/${valid_set}_text/text
+    [ ! -f "${text}" ] || echo "${text}"
+}
+pretrain_text_opts() {  # pretrain, stage 8: the training and held-out text corpora and their shapes
+    local train_text=${dumpdir}/raw/${pretrain_text_set}/text valid_text
+    valid_text=$(pretrain_valid_text)
+    echo "--train_text_data_path_and_name_and_type ${train_text},text,text" \
+        "--train_text_shape_file ${stats_dir}/text/train/text_shape.${token_type} --text_fold_length 150"
+    [ -z "${valid_text}" ] || echo "--valid_text_data_path_and_name_and_type ${valid_text},text,text" \
+        "--valid_text_shape_file ${stats_dir}/text/valid/text_shape.${token_type}"
 }
 shape_file() {  # shape_file <key>: the name of a shape file in a stats dir
     if [[ " ${vocab_shape_keys} " == *" $1 "* ]]; then echo "$1_shape.${token_type}"; else echo "$1_shape"; fi
@@ -494,9 +606,24 @@ stage_7_stats() {
     require_file "${train_config}" --train_config
     # shellcheck disable=SC2046,SC2086
     collect_stats "${train_module}" "${stats_dir}" "${train_config}" "${train_dump}/wav.scp" "${valid_dump}/wav.scp" \
-        ${token_opts} $(task_data_opts train "${train_dump}") $(task_data_opts valid "${valid_dump}")
+        ${token_opts} $(task_model_opts) $(task_data_opts train "${train_dump}") $(task_data_opts valid "${valid_dump}")
     for p in ${vocab_shape_keys}; do add_vocab_dim "${stats_dir}" "${p}"; done
     log "stage 7: shapes and statistics are in ${stats_dir}/{train,valid}"
+    if [ "${task}" = pretrain ]; then
+        local train_text=${dumpdir}/raw/${pretrain_text_set}/text valid_text
+        require "${train_text}" 4
+        valid_text=$(pretrain_valid_text)
+        if [ -z "${valid_text}" ]; then
+            valid_text=${train_text}  # collect_stats wants both; without held-out text, valid shapes go unused
+            log "stage 7: no held-out text ${dumpdir}/raw/${valid_set}_text/text: validation scores speech only"
+        fi
+        # shellcheck disable=SC2046,SC2086
+        collect_stats "${train_module}" "${stats_dir}/text" "${train_config}" "${train_text}" "${valid_text}" \
+            ${token_opts} $(task_model_opts) --train_data_path_and_name_and_type "${train_text},text,text" \
+            --valid_data_path_and_name_and_type "${valid_text},text,text"
+        add_vocab_dim "${stats_dir}/text" text
+        log "stage 7: text shapes are in ${stats_dir}/text/{train,valid}"
+    fi
     if "${use_lm}" && [ -z "${lm_file}" ]; then
         require_file "${lm_config}" --lm_config
         # shellcheck disable=SC2086
@@ -564,12 +691,23 @@ stage_8_train() {
             $(shape_opts "${lm_stats_dir}" text 150) ${lm_args}
         log "stage 8: the LM is in ${lm_exp}"
     fi
-    local init_opts=""
+    local init_opts="" task_opts=""
     for p in ${init_param}; do init_opts+=" --init_param ${p}"; done
+    if [ -n "${pretrained_model}" ]; then
+        # the parts of the pre-training network that this task's network has (keys net.*); the token list must be its own
+        mkdir -p "${task_exp}"
+        python -m espnet2_speecht5.bin.pretrained_init params --pretrained_model "${pretrained_model}" --task "${task}" \
+            --token_list "${token_dir}/tokens.txt" --out "${task_exp}/pretrained_init.pth" --cache_dir "${expdir}/pretrained_model"
+        init_opts+=" --init_param ${task_exp}/pretrained_init.pth:net:net"
+    fi
+    if [ "${task}" = pretrain ]; then
+        require "${stats_dir}/text/train/text_shape.${token_type}" 7
+        task_opts="$(task_model_opts) $(pretrain_text_opts)"
+    fi
     # shellcheck disable=SC2046,SC2086
     train_one "${train_module}" "${task_exp}" train --config "${train_config}" --use_preprocessor true ${token_opts} \
         $(task_data_opts train "${train_dump}") $(task_data_opts valid "${valid_dump}") \
-        $(shape_opts "${stats_dir}" "${shape_keys}" "${fold_lengths}") ${init_opts} ${train_args}
+        $(shape_opts "${stats_dir}" "${shape_keys}" "${fold_lengths}") ${task_opts} ${init_opts} ${train_args}
     log "stage 8: the model is in ${task_exp} ($(cd "${task_exp}" && ls -- *.pth 2>/dev/null | tr '\n' ' '))"
 }
 
@@ -579,6 +717,7 @@ stage_9_inference() {
     model=$(inference_model_name)
     require "${task_exp}/${model}" 8
     require "${task_exp}/config.yaml" 8
+    if [ "${task}" = pretrain ]; then pretrain_evaluate "${model}"; return; fi
     require_file "${inference_config}" --inference_config
     if "${use_lm}"; then
         if [ -n "${lm_file}" ]; then require_file "$(lm_train_config)" "config of --lm_file:"; else require "$(lm_model_file)" 8; fi
@@ -620,6 +759,43 @@ stage_9_inference() {
     done
 }
 
+eval_dir() { echo "${task_exp}/eval_${1%.pth}"; }  # eval_dir <model name>: pretrain's held-out scores
+
+pretrain_evaluate() {  # stage 9 of pretrain: held-out speech (masked prediction) and text (denoising), in parallel jobs
+    local model=$1 dir dset data text n _nj logdir text_opts device=cpu
+    dir=$(eval_dir "${model}")
+    [ "${inference_ngpu}" -eq 0 ] || device=cuda
+    for dset in ${test_sets}; do
+        data=${dumpdir}/raw/${dset}
+        require "${data}/wav.scp" 4
+        require_task_inputs "${dset}"
+        text=${dumpdir}/raw/${dset}_text/text
+        logdir=${dir}/${dset}/logdir
+        n=$(wc -l <"${data}/wav.scp")
+        _nj=$(min "${inference_nj}" "${n}")
+        [ ! -f "${text}" ] || _nj=$(min "${_nj}" "$(wc -l <"${text}")")
+        rm -rf "${logdir}"
+        mkdir -p "${logdir}"
+        split_scp.py --num_splits "${_nj}" --out_pattern "${logdir}/keys.JOB.scp" "${data}/wav.scp"
+        text_opts=""
+        if [ -f "${text}" ]; then
+            split_scp.py --num_splits "${_nj}" --out_pattern "${logdir}/text_keys.JOB.scp" "${text}"
+            text_opts="--text ${text} --text_key_file ${logdir}/text_keys.JOB.scp"
+        else
+            log "stage 9: ${dset}: no held-out text (${text}): speech scores only"
+        fi
+        log "stage 9: ${dset}: ${n} utterances in ${_nj} jobs with ${model} (logs: ${logdir}/pretrain_evaluate.*.log)"
+        # shellcheck disable=SC2086
+        ${decode_cmd} JOB=1:"${_nj}" "${logdir}/pretrain_evaluate.JOB.log" \
+            python -m "${inference_module}" evaluate --train_config "${task_exp}/config.yaml" \
+                --model_file "${task_exp}/${model}" --wav_scp "${data}/wav.scp" --label "${label_dir}/${dset}/label" \
+                --key_file "${logdir}/keys.JOB.scp" ${text_opts} --device "${device}" --out "${logdir}/stats.JOB.yaml" \
+                ${inference_args} \
+            || { tail -n 25 "${logdir}/pretrain_evaluate.1.log" >&2; die "evaluation failed on ${dset}; see ${logdir}/pretrain_evaluate.*.log"; }
+    done
+    log "stage 9: held-out sums are in ${dir}/<set>/logdir/stats.*.yaml"
+}
+
 merge_tts_outputs() {  # merge_tts_outputs <logdir> <jobs> <outdir>: one wav.scp/feats.scp per set; plots together
     local logdir=$1 jobs=$2 out=$3 f n
     for f in wav.scp feats.scp speech_shape; do
@@ -647,6 +823,7 @@ stage_10_score() {
     local dir dset bpe_opts=()
     dir=$(decode_dir "$(inference_model_name)")
     if [ "${task}" = tts ]; then score_tts "${dir}"; return; fi
+    if [ "${task}" = pretrain ]; then score_pretrain "$(eval_dir "$(inference_model_name)")"; return; fi
     [ "${token_type}" != bpe ] || bpe_opts=(--bpemodel "${token_dir}/bpe.model")
     for dset in ${test_sets}; do
         require "${dir}/${dset}/text" 9
@@ -655,6 +832,16 @@ stage_10_score() {
             "${bpe_opts[@]}" --outdir "${dir}/${dset}"
     done
     log "stage 10: sclite reports are in ${dir}/<set>/score_*/result.txt"
+}
+
+score_pretrain() {  # score_pretrain <eval dir>: the jobs' sums -> <set>/scores.yaml (frame- and token-weighted means)
+    local dir=$1 dset
+    for dset in ${test_sets}; do
+        require "${dir}/${dset}/logdir/stats.1.yaml" 9
+        python -m "${inference_module}" merge --inputs "${dir}/${dset}/logdir/"stats.*.yaml --out "${dir}/${dset}/scores.yaml"
+        log "stage 10: ${dset}: $(tr '\n' ' ' <"${dir}/${dset}/scores.yaml")"
+    done
+    log "stage 10: scores are in ${dir}/<set>/scores.yaml"
 }
 
 score_tts() {  # score_tts <decode dir>: MCD, CER of the ASR model on the synthesis, speaker similarity
@@ -693,6 +880,14 @@ stage_11_report() {
     require_task 11
     local model
     model=$(inference_model_name)
+    if [ "${task}" = pretrain ]; then
+        require "$(eval_dir "${model}")" 9
+        python -m "${inference_module}" report --exp_dir "${task_exp}" --model_file "${task_exp}/${model}" \
+            --config "${task_exp}/config.yaml" --out "${task_exp}/RESULTS.md" --recipe_copy RESULTS.md >/dev/null
+        log "stage 11: wrote ${task_exp}/RESULTS.md and merged it into $(pwd)/RESULTS.md:"
+        cat "${task_exp}/RESULTS.md" >&2
+        return
+    fi
     require "$(decode_dir "${model}")" 9
     python -m espnet2_speecht5.bin.make_results --exp_dir "${task_exp}" --model_file "${task_exp}/${model}" \
         --config "${task_exp}/config.yaml" --images "${task_exp}/images" \
@@ -720,9 +915,11 @@ stage_12_pack() {
     fi
     opts+=(--option "${tensors}")
     # Stage 9's decoding options travel as inference.yaml: from_pretrained decodes the way RESULTS.md was made.
-    require_file "${inference_config}" --inference_config
-    cp "${inference_config}" "${task_exp}/inference.yaml"
-    opts+=(--option "${task_exp}/inference.yaml")
+    if [ "${task}" != pretrain ]; then  # pretrain decodes nothing
+        require_file "${inference_config}" --inference_config
+        cp "${inference_config}" "${task_exp}/inference.yaml"
+        opts+=(--option "${task_exp}/inference.yaml")
+    fi
     # TTS: the training speakers' mean x-vectors, so that a user can pick a voice by name.
     if [ "${task}" = tts ] && [ -f "${xvector_dir}/${data_train_set}/spk_xvector.ark" ]; then
         opts+=(--option "${xvector_dir}/${data_train_set}/spk_xvector.ark")
@@ -732,9 +929,12 @@ stage_12_pack() {
         opts+=(--lm_train_config "$(lm_train_config)" --lm_file "$(lm_model_file)")
         configs+=("$(lm_train_config)")
     fi
-    # Files that the configs name (a sentencepiece model, feature statistics) travel with the model.
+    # Files that the configs name (a sentencepiece model, feature statistics) travel with the model;
+    # pretrain's text corpora and their shape files only served training.
+    local training_text=" "
+    [ "${task}" != pretrain ] || training_text=" $(pretrain_text_opts | tr ' ,' '\n\n' | grep -v '^-' | tr '\n' ' ') "
     while read -r f; do
-        [ -n "${f}" ] && opts+=(--option "${f}")
+        [ -n "${f}" ] && [[ "${training_text}" != *" ${f} "* ]] && opts+=(--option "${f}")
     done < <(python -m espnet2_speecht5.bin.export_model files "${configs[@]}")
     opts+=(--option "${task_exp}/RESULTS.md")
     [ ! -d "${task_exp}/images" ] || opts+=(--option "${task_exp}/images")
@@ -755,6 +955,10 @@ stage_13_publish() {
     local zip corpus
     zip=$(packed_zip)
     require "${zip}" 12
+    if [ "${task}" = pretrain ]; then
+        skip 13 "transformers has no SpeechT5 pre-training model class; ${zip} is the release (fine-tune from it with --pretrained_model)"
+        return
+    fi
     corpus=$(basename "$(dirname "$(pwd)")")
     python -m espnet2_speecht5.bin.export_model folder --zip "${zip}" --results "${task_exp}/RESULTS.md" \
         --task "${task}" --corpus "${corpus}" --outdir "${task_exp}/export" --hf_repo "${hf_repo}"

@@ -13,7 +13,9 @@ of every set (seen speakers).  Per task:
 * se: ``wav.scp`` noisy copy, ``wav_tgt.scp`` clean speech, ``utt2snr`` the SNR in dB.
 
 ``--task pretrain`` also writes ``data/train_text/text``: the train sentences and the corpus's
-text-only sentences (none of them in dev or test).
+text-only sentences (none of them in dev or test), and the held-out text of the dev and test sets,
+``data/dev_text/text`` and ``data/test_text/text`` (each of their sentences once).  Pre-training
+pairs no speech with text: the held-out text only scores the text denoising.
 """
 
 from __future__ import annotations
@@ -77,6 +79,11 @@ def text_only_lines(corpus: Path, lang: str = "en") -> List[Tuple[str, str]]:
     return lines
 
 
+def heldout_text_lines(corpus: Path, set_name: str, lang: str = "en") -> List[Tuple[str, str]]:
+    """``(id, sentence)`` of the sentences of a held-out set (``dev`` or ``test``), each once."""
+    return [(r["sentence_id"], r[lang]) for r in read_tsv(corpus / "sentences.tsv") if r["set"] == set_name]
+
+
 def write_all(out: Path, sets: Dict[str, SetData]) -> None:
     for name, (utts, extra) in sets.items():
         data_dir = out / name
@@ -108,6 +115,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             lines = text_only_lines(corpus)
             write_map(args.out / TEXT_SET / "text", lines)
             print(f"{args.out / TEXT_SET}: {len(lines)} sentences; files: text", file=sys.stderr)
+            for held_out in ("dev", "test"):
+                held = heldout_text_lines(corpus, held_out)
+                write_map(args.out / f"{held_out}_text" / "text", held)
+                where = args.out / f"{held_out}_text"
+                print(f"{where}: {len(held)} held-out sentences; files: text", file=sys.stderr)
     except DataError as err:
         print(f"ERROR: {err}", file=sys.stderr)
         return 1

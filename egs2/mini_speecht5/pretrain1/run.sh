@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Joint speech/text pre-training on the synthetic corpus's speech (no transcripts) and generated text.
+# Joint speech/text pre-training on the synthetic corpus: its speech without transcripts, k-means
+# labels of MFCC (stage 6), and generated text (see README.md).  Fine-tune ../asr1 from the zip of
+# stage 12 with: (cd ../asr1 && ./run.sh --pretrained_model ../pretrain1/exp/<exp>/<exp>_<model>.zip)
 set -euo pipefail
 
 ./speecht5.sh \
     --task pretrain \
     --train_set train \
     --valid_set dev \
-    --test_sets "dev" \
+    --test_sets "dev test" \
     --token_type char \
     --pretrain_text_set train_text \
+    --n_clusters 100 \
     --local_data_opts "--task pretrain" \
     "$@"

@@ -1,0 +1,1 @@
+../../librispeech_100/local/prepare_librispeech.py

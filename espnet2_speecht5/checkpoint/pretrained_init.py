@@ -1,0 +1,136 @@
+"""Fine-tuning from a pre-training model of this toolkit (``--task pretrain``): its token list and the
+network parameters that the fine-tuning network has.
+
+A pre-training model is either the zip of its stage 12 (``ssl_train_config`` / ``ssl_model_file`` in
+meta.yaml; verified and unpacked with :func:`espnet2_speecht5.export.archive.unpack_verified`) or a
+``*.pth`` of its stage 8 with ``config.yaml`` beside it.
+
+Its network (:class:`~espnet2_speecht5.nets.joint.JointNetwork`, attribute ``net``) holds every
+pre-net and post-net; a fine-tuning network holds some of them under the same names. The
+parameters of those parts (:data:`TASK_PARTS`) are kept, under ``net.``, so that ESPnet loads them
+with ``--init_param <file>:net:net`` and still checks every key and shape; the other parts, the
+masked-prediction head, the quantiser and the label embeddings are left out.
+
+The text embeddings only carry over when fine-tuning uses the same token list, so
+:func:`write_token_list` gives stage 5 the pre-training list, and :func:`fine_tuning_state` refuses
+another one.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import torch
+import yaml
+
+from espnet2_speecht5.data.errors import DataError
+
+PathLike = Union[str, Path]
+logger = logging.getLogger(__name__)
+
+# the JointNetwork parts each fine-tuning network has (nets/compositions.py)
+TASK_PARTS: Dict[str, Tuple[str, ...]] = {
+    "asr": ("speech_prenet", "encoder", "decoder", "text_decoder_prenet", "text_decoder_postnet"),
+    "st": ("speech_prenet", "encoder", "decoder", "text_decoder_prenet", "text_decoder_postnet"),
+    "tts": ("text_prenet", "encoder", "decoder", "speech_decoder_prenet", "speech_decoder_postnet"),
+    "vc": ("speech_prenet", "encoder", "decoder", "speech_decoder_prenet", "speech_decoder_postnet"),
+    "se": ("speech_prenet", "encoder", "decoder", "speech_decoder_prenet", "speech_decoder_postnet"),
+}
+PRETRAIN_KEYS = ("ssl_train_config", "ssl_model_file")
+
+
+def locate(pretrained: PathLike, cache_dir: PathLike) -> Tuple[Path, Path]:
+    """(config.yaml, model file) of a pre-training zip (unpacked under ``cache_dir``) or ``*.pth``.
+
+    Raises:
+        DataError: a missing file, a zip that is not a pre-training model, or a failed archive check.
+    """
+    pretrained = Path(pretrained)
+    if not pretrained.is_file():
+        raise DataError("does not exist (--pretrained_model: a pre-training zip of stage 12, or a *.pth)", pretrained)
+    if pretrained.suffix == ".zip":
+        from espnet2_speecht5.export.archive import unpack_verified
+
+        unpacked = unpack_verified(pretrained, cache_dir)
+        if not all(key in unpacked for key in PRETRAIN_KEYS):
+            raise DataError(f"is not a pre-training model (meta.yaml names {', '.join(sorted(unpacked))}, "
+                            f"not {' and '.join(PRETRAIN_KEYS)})", pretrained)
+        return Path(unpacked["ssl_train_config"]), Path(unpacked["ssl_model_file"])
+    config = pretrained.parent / "config.yaml"
+    if not config.is_file():
+        raise DataError(f"has no config.yaml beside it ({config})", pretrained)
+    return config, pretrained
+
+
+def read_config(config: Path) -> Dict[str, Any]:
+    try:
+        values = yaml.safe_load(config.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise DataError(f"cannot read the training config: {str(err).splitlines()[0]}", config) from None
+    if not isinstance(values, dict) or not isinstance(values.get("token_list"), list):
+        raise DataError("is not a training config with a token list", config)
+    return values
+
+
+def write_token_list(pretrained: PathLike, cache_dir: PathLike, outdir: PathLike, token_type: str) -> List[str]:
+    """Write the pre-training token list to ``outdir/tokens.txt`` (and its ``bpe.model``) and return it.
+
+    Raises:
+        DataError: another token type than ``token_type``, or a sentencepiece model that is not there.
+    """
+    config_path, _ = locate(pretrained, cache_dir)
+    config = read_config(config_path)
+    if config.get("token_type") != token_type:
+        raise DataError(f"was trained with --token_type {config.get('token_type')}, not {token_type} "
+                        f"(pass --token_type {config.get('token_type')})", pretrained)
+    tokens = [str(t) for t in config["token_list"]]
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    from espnet2_speecht5.text.token_list import write_token_list as write_tokens
+
+    write_tokens(outdir / "tokens.txt", tokens)
+    if token_type == "bpe":
+        model = config.get("bpemodel")
+        if not model or not Path(model).is_file():
+            raise DataError(f"names the sentencepiece model {model}, which is not there (use the packed zip of "
+                            "stage 12, which carries it)", config_path)
+        shutil.copyfile(model, outdir / "bpe.model")
+    logger.info(f"{outdir / 'tokens.txt'}: the {len(tokens)} tokens of the pre-training model {pretrained}")
+    return tokens
+
+
+def fine_tuning_state(
+    pretrained: PathLike, cache_dir: PathLike, task: str, token_list: Optional[List[str]] = None
+) -> Dict[str, torch.Tensor]:
+    """The ``net.<part>.*`` parameters of the pre-training model that ``task``'s network has.
+
+    Raises:
+        DataError: a task without a known network, weights that are not a pre-training model's, or a
+            token list other than the model's.
+    """
+    from espnet2_speecht5.checkpoint.io import load_checkpoint
+
+    if task not in TASK_PARTS:
+        raise DataError(f"no fine-tuning network for task '{task}' (known: {', '.join(TASK_PARTS)})")
+    config_path, model_file = locate(pretrained, cache_dir)
+    if token_list is not None:
+        expected = [str(t) for t in read_config(config_path)["token_list"]]
+        if token_list != expected:
+            first = next((i for i, (a, b) in enumerate(zip(token_list, expected)) if a != b),
+                         min(len(token_list), len(expected)))
+            raise DataError(f"the token list differs from the pre-training model's (entry {first}; sizes "
+                            f"{len(token_list)} and {len(expected)}): make it with stage 5 and --pretrained_model",
+                            pretrained)
+    state = load_checkpoint(model_file)
+    if not isinstance(state, dict) or not any(key.startswith("net.") for key in state):
+        raise DataError("holds no 'net.*' parameters: not a model of this toolkit", model_file)
+    if not any(key.startswith("prediction_head.") for key in state):
+        raise DataError("is not a pre-training model (no masked-prediction head)", model_file)
+    parts = TASK_PARTS[task]
+    kept = {key: value for key, value in state.items() if key.startswith("net.") and key.split(".")[1] in parts}
+    logger.info(f"{model_file}: {len(kept)} of {len(state)} parameters belong to the {task} network "
+                f"({', '.join(parts)})")
+    return kept
