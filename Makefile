@@ -1,6 +1,7 @@
 # The two commands of README.md:
 #   make demo   installs what is missing, then runs the default offline recipe
-#   make test   installs what is missing, then runs the test suite
+#   make test   installs what is missing, then runs the test suite (without the tests marked slow)
+#   make test-all  the same with the slow tests (pytest -m '')
 #   make bench  installs what is missing, then runs the benchmark harness (bench/run.py, writes bench/RESULTS.md)
 # All three call tools/install.sh first; a second install returns in well under a second.
 
@@ -12,7 +13,7 @@ DEMO_STOP_STAGE ?= 13
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install demo test lint bench clean-demo
+.PHONY: install demo test test-all lint bench clean-demo
 
 install:
 	@bash tools/install.sh
@@ -22,6 +23,9 @@ demo: install
 
 test: install
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+test-all: install
+	$(PYTHON) -m pytest -m "" $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -134,6 +134,7 @@ def _digests(recipe: Path, patterns: List[str]) -> dict:
     return out
 
 
+@pytest.mark.slow  # about 100 s: in the longer suite (make test-all)
 def test_a_second_run_of_all_stages_keeps_every_finished_result(mini_run: Path):
     """Rerunning stages 1-13 on a finished recipe: data, dumps, token list and trained epochs are kept
     byte for byte, training resumes past its last epoch without training again, decoding is redone
