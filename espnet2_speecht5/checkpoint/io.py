@@ -9,16 +9,15 @@ their data, so nothing from the file is ever executed; any other global (``os.sy
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple, Union
 
 import torch
 
+from espnet2_speecht5.checkpoint.atomic_files import atomic_write
 from espnet2_speecht5.data.errors import DataError
 
 PathLike = Union[str, Path]
@@ -172,33 +171,19 @@ def load_checkpoint(path: PathLike, real_values: bool = False) -> Any:
     return _torch_load(path, real_values)
 
 
-def _atomic_write(path: PathLike, writer: Callable[[str], None]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    os.close(fd)
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_torch(obj: Any, path: PathLike) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
-    _atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    """``torch.save`` to a temporary file beside ``path``, synced to disk, then renamed into place."""
+    atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
 def save_safetensors(state: Dict[str, torch.Tensor], path: PathLike, metadata: Dict[str, str] = None) -> None:
     """Write a flat tensor dict as safetensors, atomically (tensors made contiguous and unshared)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     flat = {k: v.detach().contiguous().clone() for k, v in state.items()}
-    _atomic_write(path, lambda tmp: save_file(flat, tmp, metadata=metadata or {"format": "pt"}))
+    atomic_write(path, lambda handle: handle.write(save(flat, metadata=metadata or {"format": "pt"})))
 
 
 def save_text(text: str, path: PathLike) -> None:
     """Write a text file atomically."""
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))

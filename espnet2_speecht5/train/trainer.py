@@ -3,7 +3,7 @@
 What changes against :class:`espnet2.train.trainer.Trainer` (its training loop is used unchanged):
 
 * Files: ``checkpoint.pth``, ``<n>epoch.pth`` and the n-best averaged models are written through
-  :mod:`espnet2_speecht5.train.atomic_files` (temporary file, fsync, rename, folder fsync). Before
+  :mod:`espnet2_speecht5.checkpoint.atomic_files` (temporary file, fsync, rename, folder fsync). Before
   ``checkpoint.pth`` is replaced, its current content becomes ``checkpoint.prev.pth``, so a
   complete older checkpoint exists at every moment.
 * Content: the checkpoint also holds the random generators' states (``random_state``), and the
@@ -43,13 +43,13 @@ import torch
 from espnet2.train.reporter import Reporter
 from espnet2.train.trainer import Trainer
 
-from espnet2_speecht5.checkpoint.io import CheckpointError, load_checkpoint
-from espnet2_speecht5.train.atomic_files import (
+from espnet2_speecht5.checkpoint.atomic_files import (
     atomic_copy,
     atomic_symlink,
     atomic_torch_save,
     remove_stale_temporaries,
 )
+from espnet2_speecht5.checkpoint.io import CheckpointError, load_checkpoint
 from espnet2_speecht5.train.train_state import capture_random_state, from_plain, restore_random_state, to_plain
 
 CHECKPOINT_NAME = "checkpoint.pth"

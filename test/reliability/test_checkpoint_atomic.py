@@ -19,10 +19,10 @@ import torch
 from espnet2.schedulers.warmup_lr import WarmupLR
 from espnet2.train.reporter import Reporter
 
+from espnet2_speecht5.checkpoint import atomic_files
+from espnet2_speecht5.checkpoint.atomic_files import atomic_write, remove_stale_temporaries
 from espnet2_speecht5.checkpoint.io import CheckpointError, load_checkpoint
 from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.train import atomic_files
-from espnet2_speecht5.train.atomic_files import atomic_write, remove_stale_temporaries
 from espnet2_speecht5.train.trainer import (
     SpeechT5Trainer,
     load_resume_checkpoint,
@@ -126,7 +126,7 @@ def test_killed_writer_leaves_the_old_file_and_a_temporary_that_the_next_start_r
     script = textwrap.dedent(
         f"""
         import sys, time
-        from espnet2_speecht5.train.atomic_files import atomic_write
+        from espnet2_speecht5.checkpoint.atomic_files import atomic_write
         def write(handle):
             handle.write(b"x" * 4096)
             handle.flush()
