@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Iterator
 
 import pytest
 
 from repo_testing import REPO_ROOT, SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_restored() -> Iterator[None]:
+    """Entry points run in-process (``main(argv)``) call ``logging.basicConfig`` with the stream that
+    pytest captured for that test; left on the root logger, that handler writes to a closed stream in
+    later tests ("--- Logging error ---"). Put the root logger back as it was after every test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
