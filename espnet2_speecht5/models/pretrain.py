@@ -41,7 +41,10 @@ and a fine-tuned one with the same token list share embeddings; the token list m
 else from torch's global generators, which ESPnet seeds with ``--seed``.
 
 **Temperature**: the quantiser's update counter (a buffer, saved in checkpoints) advances once per
-training ``forward`` call; :meth:`SpeechT5PretrainModel.set_num_updates` sets it explicitly.
+optimizer update: :class:`~espnet2_speecht5.tasks.pretrain.PretrainTask` registers
+:meth:`SpeechT5PretrainModel.on_optimizer_step` as a post-step hook of the optimizer, so that
+gradient accumulation and updates skipped for a non-finite gradient do not move it.
+:meth:`SpeechT5PretrainModel.set_num_updates` sets it explicitly.
 """
 
 from __future__ import annotations
@@ -230,6 +233,11 @@ class SpeechT5PretrainModel(AbsESPnetModel):
         """Set the update count that drives the quantiser's temperature."""
         if self.quantizer is not None:
             self.quantizer.set_num_updates(num_updates)
+
+    def on_optimizer_step(self, *_hook_args) -> None:
+        """Advance the temperature schedule by one update (an optimizer post-step hook)."""
+        if self.quantizer is not None:
+            self.quantizer.step()
 
     # ------------------------------------------------------------------ randomness
     def _check_generator(self) -> None:
@@ -439,8 +447,6 @@ class SpeechT5PretrainModel(AbsESPnetModel):
             terms["loss_diversity"] = sum(q.diversity_loss for q in codes)
             stats["code_perplexity"] = sum(q.code_perplexity for q in codes).detach() / len(codes)
             stats["codebook_temp"] = torch.tensor(codes[0].temperature)
-            if self.training:
-                self.quantizer.step()
         loss = self.weighted_total(terms)
         stats.update({key: value.detach() for key, value in terms.items()})
         stats["loss"] = loss.detach()

@@ -315,3 +315,11 @@ class PretrainTask(AbsTask):
         if getattr(args, "init", None) is not None:
             initialize(model, args.init)
         return model
+
+    @classmethod
+    def build_optimizers(cls, args: argparse.Namespace, model: torch.nn.Module) -> List[torch.optim.Optimizer]:
+        """ESPnet's optimizer, with a post-step hook that advances the codebook temperature per update."""
+        optimizers = super().build_optimizers(args, model)
+        if isinstance(model, SpeechT5PretrainModel):
+            optimizers[0].register_step_post_hook(model.on_optimizer_step)
+        return optimizers

@@ -243,13 +243,25 @@ def test_gradients_reach_quantiser_label_embeddings_and_nets(make_model, speech_
     assert float(model.quantizer.codebook.grad.abs().sum()) > 0
 
 
-def test_temperature_steps_once_per_training_forward(make_model, text_batch):
+def test_temperature_steps_once_per_optimizer_update(make_model, text_batch):
+    import argparse
+
+    from espnet2_speecht5.tasks.pretrain import PretrainTask
+
     model = make_model(latent_temp=(2.0, 0.5, 0.5))
+    args = argparse.Namespace(optim="sgd", optim_conf={"lr": 0.0}, sharded_ddp=False, exclude_weight_decay=False,
+                              exclude_weight_decay_conf={})
+    (optimizer,) = PretrainTask.build_optimizers(args, model)
     model.train()
-    model(**text_batch)
+    for _ in range(2):  # two accumulated batches, then one update
+        loss, stats, _ = model(**text_batch)
+        loss.backward()
+    assert int(model.quantizer.num_updates) == 0 and float(stats["codebook_temp"]) == 2.0
+    optimizer.step()
+    assert int(model.quantizer.num_updates) == 1
     _, stats, _ = model(**text_batch)
-    assert int(model.quantizer.num_updates) == 2
-    assert float(stats["codebook_temp"]) == pytest.approx(1.0)  # 2 * 0.5 ** 1 when the second batch ran
+    assert float(stats["codebook_temp"]) == pytest.approx(1.0)  # 2 * 0.5 ** 1
+    optimizer.step()
     model.eval()
     with torch.no_grad():
         model(**text_batch)
