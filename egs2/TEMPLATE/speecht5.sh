@@ -930,11 +930,9 @@ stage_12_pack() {
         configs+=("$(lm_train_config)")
     fi
     # Files that the configs name (a sentencepiece model, feature statistics) travel with the model;
-    # pretrain's text corpora and their shape files only served training.
-    local training_text=" "
-    [ "${task}" != pretrain ] || training_text=" $(pretrain_text_opts | tr ' ,' '\n\n' | grep -v '^-' | tr '\n' ' ') "
+    # the data of training (pretrain's text corpora included) does not (export/package.py).
     while read -r f; do
-        [ -n "${f}" ] && [[ "${training_text}" != *" ${f} "* ]] && opts+=(--option "${f}")
+        [ -n "${f}" ] && opts+=(--option "${f}")
     done < <(python -m espnet2_speecht5.bin.export_model files "${configs[@]}")
     opts+=(--option "${task_exp}/RESULTS.md")
     [ ! -d "${task_exp}/images" ] || opts+=(--option "${task_exp}/images")

@@ -38,6 +38,11 @@ TRAINING_ONLY_KEYS = frozenset(
         "rir_scp",
         "noise_scp",
         "token_list",  # a list of tokens after training; a file path only before
+        # pre-training's text corpora and their shapes (tasks/pretrain.py)
+        "train_text_data_path_and_name_and_type",
+        "valid_text_data_path_and_name_and_type",
+        "train_text_shape_file",
+        "valid_text_shape_file",
     }
 )
 
