@@ -73,6 +73,24 @@ DATA_SH = textwrap.dedent(
 )
 
 
+# The training schedule of the toy ASR configs: one epoch of folded batches of 4, no plots.
+# Prefix it with a ``net_conf:`` line of the network under test.
+TOY_ASR_SCHEDULE = textwrap.dedent(
+    """\
+    model_conf: {ctc_weight: 0.3}
+    batch_type: folded
+    batch_size: 4
+    max_epoch: 1
+    num_workers: 0
+    num_att_plot: 0
+    best_model_criterion: [[valid, acc, max]]
+    keep_nbest_models: 1
+    optim: adam
+    optim_conf: {lr: 0.005}
+    """
+)
+
+
 def make_toy_recipe(root: Path, task: str) -> Path:
     recipe = root / "egs2" / "toy" / f"{task}1"
     (recipe / "local").mkdir(parents=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from test_driver import make_toy_recipe, run
+from test_driver import TOY_ASR_SCHEDULE, make_toy_recipe, run
 
 from espnet2_speecht5.checkpoint.io import load_checkpoint
 
@@ -35,20 +35,7 @@ PRETRAIN_TRAIN = NET_CONF + textwrap.dedent(
     optim_conf: {lr: 0.001}
     """
 )
-ASR_TRAIN = NET_CONF + textwrap.dedent(
-    """\
-    model_conf: {ctc_weight: 0.3}
-    batch_type: folded
-    batch_size: 4
-    max_epoch: 1
-    num_workers: 0
-    num_att_plot: 0
-    best_model_criterion: [[valid, acc, max]]
-    keep_nbest_models: 1
-    optim: adam
-    optim_conf: {lr: 0.005}
-    """
-)
+ASR_TRAIN = NET_CONF + TOY_ASR_SCHEDULE
 
 
 @pytest.fixture(scope="module")

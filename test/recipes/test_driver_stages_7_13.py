@@ -18,28 +18,16 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from test_driver import make_toy_recipe, run
+from test_driver import TOY_ASR_SCHEDULE, make_toy_recipe, run
 
 from espnet2_speecht5.checkpoint.io import load_checkpoint
 from espnet2_speecht5.export.archive import verify_archive
 from espnet2_speecht5.export.package import check_archive
 from espnet2_speecht5.export.transformers_export import espnet_files_from_meta, load_trained_model
 
-TINY_TRAIN = textwrap.dedent(
-    """\
-    net_conf: {size: tiny, d_model: 16, encoder_layers: 1, decoder_layers: 1, encoder_heads: 2, decoder_heads: 2,
-               encoder_ffn_dim: 32, decoder_ffn_dim: 32}
-    model_conf: {ctc_weight: 0.3}
-    batch_type: folded
-    batch_size: 4
-    max_epoch: 1
-    num_workers: 0
-    num_att_plot: 0
-    best_model_criterion: [[valid, acc, max]]
-    keep_nbest_models: 1
-    optim: adam
-    optim_conf: {lr: 0.005}
-    """
+TINY_TRAIN = (
+    "net_conf: {size: tiny, d_model: 16, encoder_layers: 1, decoder_layers: 1, encoder_heads: 2, decoder_heads: 2,\n"
+    "           encoder_ffn_dim: 32, decoder_ffn_dim: 32}\n" + TOY_ASR_SCHEDULE
 )
 TINY_DECODE = "beam_size: 2\nctc_weight: 0.3\nmaxlenratio: 0.3\n"
 
