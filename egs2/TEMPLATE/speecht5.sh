@@ -418,9 +418,12 @@ stage_6_aux() {
     esac
 }
 
-make_cluster_labels() {  # stage 6 of pretrain: k-means labels at 50 Hz for every set, fitted on the training set
-    local dset dirs=() opts=()
+make_cluster_labels() {  # stage 6 of pretrain: k-means labels at the config's model_conf.label_rate (50 Hz) for every set, fitted on the training set
+    local dset dirs=() opts=() label_rate
     require "${dumpdir}/raw/${data_train_set}/wav.scp" 4
+    require_file "${train_config}" --train_config
+    label_rate=$(python -m espnet2_speecht5.bin.config_value --config "${train_config}" --key model_conf.label_rate \
+        --default 50) || die "stage 6: cannot read model_conf.label_rate from ${train_config}"
     dirs+=("${dumpdir}/raw/${data_train_set}")
     for dset in ${dump_sets}; do
         [ "${dset}" = "${data_train_set}" ] && continue
@@ -431,14 +434,15 @@ make_cluster_labels() {  # stage 6 of pretrain: k-means labels at 50 Hz for ever
         [ -n "${cluster_feature_model}" ] || die "--cluster_iteration ${cluster_iteration} clusters the features of a pre-trained model: pass --cluster_feature_model (e.g. exp/pretrain_<tag>/valid.acc_mlm.best.pth of iteration $((cluster_iteration - 1)))"
         require_file "${cluster_feature_model}" --cluster_feature_model
         opts+=(--feature_model "${cluster_feature_model}" --feature_layer "${cluster_feature_layer}")
-        log "stage 6: iteration ${cluster_iteration}: ${n_clusters} clusters of encoder block ${cluster_feature_layer} of ${cluster_feature_model}"
+        log "stage 6: iteration ${cluster_iteration}: ${n_clusters} clusters of encoder block ${cluster_feature_layer} of ${cluster_feature_model}, labels at ${label_rate} Hz (model_conf.label_rate of ${train_config})"
     else
-        log "stage 6: iteration 1: ${n_clusters} clusters of MFCC features"
+        log "stage 6: iteration 1: ${n_clusters} clusters of MFCC features, labels at ${label_rate} Hz (model_conf.label_rate of ${train_config})"
     fi
     # shellcheck disable=SC2086
     python -m espnet2_speecht5.bin.make_cluster_labels --iteration "${cluster_iteration}" --n_clusters "${n_clusters}" \
-        --data_dirs "${dirs[@]}" --outdir "${label_dir}" --info "${cluster_dir}/info.yaml" "${opts[@]}" ${cluster_args}
-    log "stage 6: labels are in ${label_dir}/<set>/label; k-means: ${cluster_dir}/info.yaml"
+        --label_rate "${label_rate}" --data_dirs "${dirs[@]}" --outdir "${label_dir}" --info "${cluster_dir}/info.yaml" \
+        "${opts[@]}" ${cluster_args}
+    log "stage 6: labels at ${label_rate} Hz are in ${label_dir}/<set>/label; k-means: ${cluster_dir}/info.yaml"
 }
 cluster_count() {  # the number of clusters that stage 6 used
     require "${cluster_dir}/info.yaml" 6

@@ -1,4 +1,4 @@
-"""Stage 6 of pre-training: k-means cluster labels at 50 Hz for every utterance of the data dirs.
+"""Stage 6 of pre-training: k-means cluster labels at the label rate for every utterance of the data dirs.
 
 Usage::
 
@@ -14,14 +14,19 @@ Usage::
 The k-means is fitted on the first data dir (``--fit_dir`` to choose another): on a seeded random
 ``--fit_fraction`` of its utterances, at most ``--max_fit_frames`` frames (drawn, seeded). Every
 utterance of every data dir is then labelled with its nearest centroid and written to
-``OUTDIR/<data dir name>/label``, one line ``utt id1 id2 ...`` per utterance, 50 labels a second:
-label ``i`` describes the samples ``[320 i, 320 i + 400)`` (a 25 ms window every 20 ms, no
-padding), which is the frame of SpeechT5's conv feature extractor with the same index; see
-:mod:`espnet2_speecht5.data.speech_labels`.
+``OUTDIR/<data dir name>/label``, one line ``utt id1 id2 ...`` per utterance, ``--label_rate``
+labels a second (the training config's ``model_conf.label_rate``; 50 by default): label ``i``
+describes the samples ``[hop i, hop i + 400)`` with ``hop = 16000 / label_rate`` (a 25 ms window,
+no padding). At 50 Hz (hop 320) that is the frame of SpeechT5's conv feature extractor with the
+same index; at ``k`` times 50 Hz (100 Hz: hop 160), label ``k t`` starts where encoder frame ``t``
+does; see :mod:`espnet2_speecht5.data.speech_labels`. The hop must be a whole number of samples
+that divides 320. Iteration 1 (MFCC) computes its frames at that hop; iterations >= 2 cluster
+encoder features, which come at the encoder frame rate, so they make 50 Hz labels only.
 
-The info file records the number of clusters, the iteration, the features, the seed, the fit set,
-the inertia (sum of squared distances to the nearest centroid over the fit frames, and per frame),
-how many clusters are used, and the label files; the centroids go beside it as ``centroids.npy``.
+The info file records the number of clusters, the iteration, the features, the label rate and
+hop, the seed, the fit set, the inertia (sum of squared distances to the nearest centroid over the
+fit frames, and per frame), how many clusters are used, and the label files; the centroids go
+beside it as ``centroids.npy``.
 Bad input (an unreadable or too short recording, a rate other than 16 kHz) stops with one
 ``ERROR:`` line naming the utterance.
 """
@@ -43,7 +48,7 @@ from espnet2_speecht5.bin.cli import run_main
 from espnet2_speecht5.data.audio import AudioSource, read_audio
 from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import atomic_write_text, iter_lines
-from espnet2_speecht5.data.speech_labels import LABEL_WINDOW
+from espnet2_speecht5.data.speech_labels import FRAME_HOP, LABEL_WINDOW, label_hop
 from espnet2_speecht5.features.kmeans import BACKENDS, assign, fit_kmeans, subsample_rows
 
 logger = logging.getLogger(__name__)
@@ -59,6 +64,11 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--info", required=True, help="the info YAML to write (centroids.npy goes beside it)")
     parser.add_argument("--n_clusters", type=int, default=100, help="number of clusters [100]")
     parser.add_argument("--iteration", type=int, default=1, help="1: MFCC features; >= 2: --feature_model [1]")
+    parser.add_argument(
+        "--label_rate", type=float, default=50.0,
+        help="labels per second, the training config's model_conf.label_rate: 50 or a whole multiple whose "
+        "hop 16000 / rate divides 320 (100, 200, ...); iterations >= 2 make 50 only [50]",
+    )
     parser.add_argument("--feature_model", help="iteration >= 2: the pre-trained model (*.pth)")
     parser.add_argument("--feature_config", help="its config.yaml [beside --feature_model]")
     parser.add_argument("--feature_layer", type=int, default=6, help="iteration >= 2: encoder block, from 1 [6]")
@@ -100,19 +110,32 @@ def load_wave(source: AudioSource) -> np.ndarray:
     return samples
 
 
-def make_extractor(args: argparse.Namespace):
+def hop_of(label_rate: float) -> int:
+    """Samples between labels at ``label_rate`` Hz (16 kHz audio); DataError if it is not a whole divisor of 320."""
+    try:
+        return label_hop(label_rate, SAMPLE_RATE, FRAME_HOP)
+    except ValueError as err:
+        raise DataError(f"--label_rate {label_rate:g}: {err}") from None
+
+
+def make_extractor(args: argparse.Namespace, hop: int):
+    """The features to cluster: MFCC every ``hop`` samples (iteration 1) or an encoder layer (50 Hz only)."""
     if args.iteration < 1:
         raise DataError(f"--iteration must be 1 or more, not {args.iteration}")
+    from espnet2_speecht5.features.cluster_features import EncoderLayerFeatures, MfccFeatures
+
     if args.iteration == 1:
         if args.feature_model:
             raise DataError("--feature_model is for iterations >= 2 (iteration 1 clusters MFCC)")
-        from espnet2_speecht5.features.cluster_features import MfccFeatures
-
-        return MfccFeatures()
+        return MfccFeatures(hop)
+    if hop != FRAME_HOP:
+        raise DataError(
+            f"--label_rate {args.label_rate:g} with --iteration {args.iteration}: iterations >= 2 cluster encoder "
+            f"features, which come at the encoder frame rate ({SAMPLE_RATE // FRAME_HOP} Hz); use --label_rate "
+            f"{SAMPLE_RATE // FRAME_HOP} (only iteration 1, MFCC, makes labels at other rates)"
+        )
     if not args.feature_model:
         raise DataError(f"--iteration {args.iteration} needs --feature_model (a model pre-trained on earlier labels)")
-    from espnet2_speecht5.features.cluster_features import EncoderLayerFeatures
-
     return EncoderLayerFeatures(args.feature_model, args.feature_config, args.feature_layer, args.device)
 
 
@@ -141,7 +164,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         raise DataError(f"--data_dirs have the same folder name twice ({' '.join(names)}): labels would collide")
     fit_dir = Path(args.fit_dir) if args.fit_dir else data_dirs[0]
     progress = args.progress == "true"
-    extractor = make_extractor(args)
+    hop = hop_of(args.label_rate)
+    extractor = make_extractor(args, hop)
     started = time.time()
 
     # 1. fit
@@ -185,8 +209,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         "n_clusters": args.n_clusters,
         "iteration": args.iteration,
         **extractor.describe(),
-        "label_rate": 50,
-        "frame": "25 ms window every 20 ms (samples [320 i, 320 i + 400) at 16 kHz), no padding",
+        "label_rate": int(args.label_rate) if float(args.label_rate).is_integer() else args.label_rate,
+        "label_hop": hop,
+        "frame": f"25 ms window every {1000 * hop / SAMPLE_RATE:g} ms (samples [{hop} i, {hop} i + {LABEL_WINDOW}) "
+        f"at 16 kHz), no padding",
         "backend": result.backend,
         "seed": args.seed,
         "fit_dir": str(fit_dir),

@@ -1,6 +1,7 @@
-"""Frame features that stage 6 clusters into pre-training labels, one vector per 20 ms frame.
+"""Frame features that stage 6 clusters into pre-training labels, one vector per label.
 
-* iteration 1: :class:`MfccFeatures`, 39-dim MFCC (:mod:`espnet2_speecht5.features.mfcc`);
+* iteration 1: :class:`MfccFeatures`, 39-dim MFCC (:mod:`espnet2_speecht5.features.mfcc`), a 25 ms
+  window every ``hop`` samples (320: 50 Hz, the encoder frame rate; 160: 100 Hz);
 * iteration >= 2: :class:`EncoderLayerFeatures`, the output of encoder block ``layer`` (from 1) of a
   previous pre-training model, as HuBERT's second iteration. Its frame count is the model's conv
   frame count, which for SpeechT5's conv stack equals the MFCC frame count.
@@ -15,21 +16,25 @@ import numpy as np
 import torch
 
 from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.data.speech_labels import LABEL_HOP, LABEL_WINDOW
 from espnet2_speecht5.features.mfcc import MFCC_DIM, mfcc_39
 
 PathLike = Union[str, Path]
 
 
 class MfccFeatures:
-    """Waveform (L,) -> (frames, 39) MFCC with deltas, normalised per utterance."""
+    """Waveform (L,) -> (frames, 39) MFCC with deltas, normalised per utterance, a frame every ``hop`` samples."""
 
     dim = MFCC_DIM
+
+    def __init__(self, hop: int = LABEL_HOP) -> None:
+        self.hop = hop
 
     def describe(self) -> Dict[str, object]:
         return {"feature": "mfcc", "feature_dim": self.dim}
 
     def __call__(self, wave: np.ndarray) -> np.ndarray:
-        return mfcc_39(wave)
+        return mfcc_39(wave, self.hop, LABEL_WINDOW)
 
 
 class EncoderLayerFeatures:

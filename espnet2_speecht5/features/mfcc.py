@@ -1,8 +1,9 @@
-"""39-dim MFCC at 50 Hz for the first k-means iteration of pre-training labels (HuBERT's recipe).
+"""39-dim MFCC for the first k-means iteration of pre-training labels (HuBERT's recipe).
 
-Frame ``i`` is the 25 ms window ``[320 i, 320 i + 400)`` of the 16 kHz waveform (a 20 ms hop, no
-padding), so an utterance of ``L`` samples has ``(L - 400) // 320 + 1`` frames: the frame count of
-SpeechT5's conv feature extractor and of :func:`espnet2_speecht5.data.speech_labels.label_frames`.
+Frame ``i`` is the 25 ms window ``[hop i, hop i + 400)`` of the 16 kHz waveform (no padding). With
+the default hop of 320 samples (50 Hz), an utterance of ``L`` samples has ``(L - 400) // 320 + 1``
+frames: the frame count of SpeechT5's conv feature extractor and of
+:func:`espnet2_speecht5.data.speech_labels.label_frames`; labels at 100 Hz use a hop of 160.
 
 Per frame: pre-emphasis 0.97, Hamming window, 400-point power spectrum, 40 mel bands
 (20 Hz - 7.6 kHz), log, DCT-II to 13 cepstra; then deltas and delta-deltas (5-frame regression)

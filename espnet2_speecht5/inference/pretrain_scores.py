@@ -100,7 +100,8 @@ def evaluate_set(
             model.generator = torch.Generator().manual_seed(utterance_seed(keys[0], seed))
             batch = {k: v.to(device) for k, v in batch.items()}
             _, stats, _ = model(**batch)
-            frames = float(batch["label_lengths"][0])
+            # encoder frames: labels at k x the frame rate put every k-th label on a frame
+            frames = float(-(-int(batch["label_lengths"][0]) // model.labels_per_frame))
             masked = float(stats["mask_ratio"]) * frames
             counts["utterances"] += 1
             counts["frames"] += frames

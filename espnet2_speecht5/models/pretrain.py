@@ -28,9 +28,12 @@ tokens) and encoded; after the codebook mixing, the text decoder reconstructs ``
 over the terms present (``loss_diversity`` sums the speech and text diversities when both are
 given). Defaults are the official command's: ``--loss-weights [10, 0.1]``, ``--codebook-prob 0.1``.
 
-**Labels** are at 50 Hz, the encoder frame rate. As HuBERT does, an utterance whose label count
-and frame count differ (by at most ``label_length_tolerance``) is cut to the shorter: the
-waveform length is reduced so that the conv stack yields exactly that many frames.
+**Labels** are at ``label_rate``: the encoder frame rate (50 Hz) or ``k`` times it (100 Hz: ``k`` =
+2), a label every ``320 / k`` samples. As in HuBERT (target of frame ``t``: label
+``round(t * label_rate / frame_rate)``), encoder frame ``t`` is trained on label ``k t``, the one
+that starts where the frame starts; of ``N`` labels, ``ceil(N / k)`` land on frames. An utterance
+whose count of those and frame count differ (by at most ``label_length_tolerance``) is cut to the
+shorter: the waveform length is reduced so that the conv stack yields exactly that many frames.
 
 **Token ids** follow the ASR model (:mod:`espnet2_speecht5.models.asr`), so a pre-trained model
 and a fine-tuned one with the same token list share embeddings; the token list must hold
@@ -121,9 +124,9 @@ class SpeechT5PretrainModel(AbsESPnetModel):
         latent_groups, latent_vars: codebooks G and entries per codebook V.
         latent_temp: (max, min, decay per update) of the Gumbel temperature.
         text_mask_ratio, poisson_lambda, text_random_ratio: BART text infilling.
-        label_rate, sample_rate: label frames per second and audio rate; their ratio must be the
-            conv stack's stride.
-        label_length_tolerance: the largest accepted |frames - labels| of an utterance.
+        label_rate, sample_rate: labels per second and audio rate; ``label_rate`` must be a whole
+            multiple ``k`` of the encoder frame rate ``sample_rate / stride`` (the conv stack's stride).
+        label_length_tolerance: the largest accepted |frames - labels on frames| of an utterance.
         share_text_embeddings: one embedding for text encoder input, decoder input and output.
         bert_init: BERT's normal(0, 0.02) initialisation of Linear and Embedding weights.
     """
@@ -184,11 +187,16 @@ class SpeechT5PretrainModel(AbsESPnetModel):
         cfg = asr_net_config(net_config, vocab_size).replace(
             mask_time_prob=mask_prob, mask_time_length=mask_length, mask_time_min_masks=mask_min_spans
         )
-        if abs(sample_rate / label_rate - cfg.samples_per_frame) > 1e-6:
+        frame_rate = sample_rate / cfg.samples_per_frame
+        ratio = label_rate / frame_rate if label_rate > 0 else 0.0
+        if round(ratio) < 1 or abs(ratio - round(ratio)) > 1e-6:
             raise ValueError(
                 f"labels at {label_rate} Hz do not match the encoder frame rate "
-                f"({sample_rate} / {cfg.samples_per_frame} = {sample_rate / cfg.samples_per_frame} Hz)"
+                f"({sample_rate} / {cfg.samples_per_frame} = {frame_rate} Hz): label_rate must be a whole "
+                f"multiple of it ({frame_rate:g}, {2 * frame_rate:g}, ... Hz)"
             )
+        self.label_rate = float(label_rate)
+        self.labels_per_frame = int(round(ratio))  # k: encoder frame t is trained on label k t
         self.vocab_size = vocab_size
         self.token_list = list(token_list)
         self.sos = self.eos = vocab_size - 1
@@ -252,7 +260,11 @@ class SpeechT5PretrainModel(AbsESPnetModel):
     def align_to_labels(
         self, speech_lengths: torch.Tensor, label_lengths: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Cut each utterance to min(frames, labels) frames.
+        """Cut each utterance to min(frames, labels on frames) frames.
+
+        Args:
+            speech_lengths: (B,) samples; label_lengths: (B,) labels at ``label_rate``, of which
+                ``ceil(N / k)`` land on encoder frames.
 
         Returns:
             new waveform lengths (B,) (the most samples that still give that many frames) and the
@@ -264,13 +276,16 @@ class SpeechT5PretrainModel(AbsESPnetModel):
         """
         prenet = self.net.speech_prenet
         frames = prenet.frame_lengths(speech_lengths.long())
-        labels = label_lengths.to(frames.device).long()
+        given = label_lengths.to(frames.device).long()
+        per_frame = self.labels_per_frame
+        labels = torch.div(given + per_frame - 1, per_frame, rounding_mode="floor")  # ceil(N / k)
         far = (frames - labels).abs() > self.label_length_tolerance
         if bool(far.any()):
             row = int(far.nonzero()[0, 0])
+            on_frames = f" ({int(labels[row])} on encoder frames)" if per_frame > 1 else ""
             raise ValueError(
-                f"batch row {row}: {int(frames[row])} encoder frames but {int(labels[row])} labels "
-                f"(more than {self.label_length_tolerance} apart; are the labels at 50 Hz?)"
+                f"batch row {row}: {int(frames[row])} encoder frames but {int(given[row])} labels{on_frames} "
+                f"(more than {self.label_length_tolerance} apart; are the labels at {self.label_rate:g} Hz?)"
             )
         kept = torch.minimum(frames, labels)
         if bool((kept < 1).any()):
@@ -303,7 +318,7 @@ class SpeechT5PretrainModel(AbsESPnetModel):
         x, _ = prenet.embed_features(features, valid, frame_lengths, time_mask)
         hidden = self.net.encoder(x, valid)
 
-        labels = label[:, :length].long()
+        labels = label[:, :: self.labels_per_frame][:, :length].long()  # label k t for frame t
         if labels.size(1) < length:
             labels = torch.cat([labels, labels.new_full((labels.size(0), length - labels.size(1)), -1)], dim=1)
         labels = labels.masked_fill(~valid, -1)
@@ -411,7 +426,7 @@ class SpeechT5PretrainModel(AbsESPnetModel):
 
         Args:
             speech: (B, L) 16 kHz waveform; speech_lengths: (B,) samples.
-            label: (B, N) k-means cluster ids at 50 Hz, padded with -1; label_lengths: (B,).
+            label: (B, N) k-means cluster ids at ``label_rate``, padded with -1; label_lengths: (B,).
             text: (B', N') ESPnet token ids padded with -1; text_lengths: (B',).
 
         Returns:

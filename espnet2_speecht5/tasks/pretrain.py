@@ -4,7 +4,8 @@
 
 * speech (ESPnet's usual ``--{train,valid}_data_path_and_name_and_type`` and shape files):
   ``wav.scp,speech,sound`` (16 kHz) and ``label,label,text_int`` (stage 6's k-means cluster ids at
-  50 Hz, ``utt id1 id2 ...``);
+  ``model_conf.label_rate``, 50 Hz by default or a whole multiple of it such as 100 Hz,
+  ``utt id1 id2 ...``);
 * text (``--{train,valid}_text_data_path_and_name_and_type text,text,text`` and
   ``--{train,valid}_text_shape_file``): one sentence per line, ``id words...``, tokenised like the
   fine-tuning tasks (char or bpe, the same token list), no ``<sos/eos>`` added here: the model
@@ -16,10 +17,12 @@ batches with ``--text_batch_ratio`` text batches per speech batch, interleaved b
 (:mod:`espnet2_speecht5.train.interleave`), so that all DDP ranks run the same modality at the
 same step. Validation runs all held-out speech batches (masked-prediction accuracy ``acc_mlm``)
 and then all held-out text batches (denoising loss ``loss_text_ce``). Training speech is randomly
-cropped to ``--max_speech_samples`` samples, and its labels at the same offset.
+cropped to ``--max_speech_samples`` samples from a multiple of the encoder hop (320 samples), and
+its labels from the same point in time.
 
-**Checks.** A label count more than ``label_length_tolerance`` (model_conf, 2) away from the conv
-frame count, or a label outside ``[0, num_clusters)``, stops with one line naming the utterance.
+**Checks.** A count of labels on encoder frames (``ceil(labels / k)`` at ``k`` labels per frame)
+more than ``label_length_tolerance`` (model_conf, 2) away from the conv frame count, or a label
+outside ``[0, num_clusters)``, stops with one line naming the utterance.
 
 **Configuration**: ``--net_conf`` (``size: tiny|base`` + SpeechT5Config fields) and ``--model_conf``
 (keyword arguments of :class:`~espnet2_speecht5.models.pretrain.SpeechT5PretrainModel`: loss
@@ -47,7 +50,12 @@ from espnet2.train.preprocessor import CommonPreprocessor
 from espnet2.utils.types import int_or_none, str2bool, str2triple_str, str_or_none
 
 from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.speech_labels import check_label_count, crop_speech_and_labels
+from espnet2_speecht5.data.speech_labels import (
+    check_label_count,
+    crop_speech_and_labels,
+    label_hop,
+    labels_per_frame,
+)
 from espnet2_speecht5.models.pretrain import SpeechT5PretrainModel
 from espnet2_speecht5.tasks.asr import ConfigError, add_network_arguments, espnet_token_list, net_config_from_conf
 from espnet2_speecht5.train.interleave import InterleavedIterFactory, text_steps
@@ -75,9 +83,11 @@ class PretrainPreprocessor:
         text: ESPnet's preprocessor for the ``text`` entry (None: text is left as it is).
         kernels, strides: the conv feature extractor, to count encoder frames.
         num_clusters: labels must lie in ``[0, num_clusters)``.
-        tolerance: the largest accepted ``|frames - labels|``.
+        tolerance: the largest accepted ``|frames - labels on frames|``.
         max_speech_samples: training crop length (0: no crop).
         max_text_tokens: longer token sequences are cut to this many (0: no cut).
+        label_hop: samples between labels (``sample_rate / label_rate``; default: the conv stack's
+            stride, i.e. one label per encoder frame); the stride must be a multiple of it.
     """
 
     def __init__(
@@ -90,6 +100,7 @@ class PretrainPreprocessor:
         tolerance: int = 2,
         max_speech_samples: int = 0,
         max_text_tokens: int = 0,
+        label_hop: Optional[int] = None,
     ) -> None:
         self.train = train
         self.text = text
@@ -98,6 +109,9 @@ class PretrainPreprocessor:
         self.tolerance = tolerance
         self.max_speech_samples = max_speech_samples
         self.max_text_tokens = max_text_tokens
+        self.frame_hop = int(np.prod(self.strides))
+        self.label_hop = self.frame_hop if label_hop is None else int(label_hop)
+        labels_per_frame(self.label_hop, self.frame_hop)  # ValueError unless the stride is a multiple of the hop
 
     def __call__(self, uid: str, data: Dict[str, Any]) -> Dict[str, Any]:
         if "label" in data:
@@ -105,13 +119,17 @@ class PretrainPreprocessor:
                 raise DataError("has cluster labels but no speech", utt=uid)
             speech = data["speech"]
             labels = np.asarray(data["label"]).reshape(-1).astype(np.int64)
-            check_label_count(uid, speech.shape[0], labels.size, self.kernels, self.strides, self.tolerance)
+            check_label_count(
+                uid, speech.shape[0], labels.size, self.kernels, self.strides, self.tolerance, hop=self.label_hop
+            )
             if labels.size and (labels.min() < 0 or labels.max() >= self.num_clusters):
                 bad = int(labels[(labels < 0) | (labels >= self.num_clusters)][0])
                 raise DataError(f"cluster label {bad} is outside [0, {self.num_clusters}) (num_clusters)", utt=uid)
             if self.train and self.max_speech_samples > 0:
                 rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))  # from ESPnet's seeded global state
-                speech, labels = crop_speech_and_labels(speech, labels, self.max_speech_samples, rng)
+                speech, labels = crop_speech_and_labels(
+                    speech, labels, self.max_speech_samples, rng, hop=self.label_hop, frame_hop=self.frame_hop
+                )
             data["speech"], data["label"] = speech, labels
         if self.text is not None and TEXT_NAME in data:
             data = self.text(uid, data)
@@ -233,6 +251,12 @@ class PretrainTask(AbsTask):
         conf = check_pretrain_model_conf(getattr(args, "model_conf", None))
         max_text = getattr(args, "max_text_tokens", None)
         max_text = max_text if max_text is not None else net.max_text_positions - 2
+        try:  # the labels' hop from the model's label rate (the model checks the rate itself too)
+            hop = label_hop(
+                float(conf.get("label_rate", 50.0)), int(conf.get("sample_rate", 16000)), net.samples_per_frame
+            )
+        except ValueError as err:
+            raise ConfigError(f"model_conf: label_rate: {err}") from None
         return PretrainPreprocessor(
             train=train,
             text=text,
@@ -242,6 +266,7 @@ class PretrainTask(AbsTask):
             tolerance=int(conf.get("label_length_tolerance", 2)),
             max_speech_samples=getattr(args, "max_speech_samples", 0),
             max_text_tokens=max_text,
+            label_hop=hop,
         )
 
     # ------------------------------------------------------------------ iterators

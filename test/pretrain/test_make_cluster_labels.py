@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Dict, List
 
@@ -15,7 +16,7 @@ from pretrain_data import MODEL_CONF, NET_CONF, token_list, write_wavs
 from espnet2_speecht5.bin import make_cluster_labels
 from espnet2_speecht5.bin.cli import run_main
 from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.speech_labels import conv_frames, label_frames
+from espnet2_speecht5.data.speech_labels import conv_frames, label_frames, labels_on_frames
 from espnet2_speecht5.features.kmeans import assign
 
 BASE_CONV = ((10, 3, 3, 3, 3, 2, 2), (5, 2, 2, 2, 2, 2, 2))  # SpeechT5 base's feature extractor
@@ -61,6 +62,7 @@ def test_mfcc_labels_one_per_frame_with_info(sets):
         assert info["labels"][name]["frames"] == sum(label_frames(n) for n in sets[name].values())
     assert (info["n_clusters"], info["iteration"], info["feature"], info["feature_dim"]) == (5, 1, "mfcc", 39)
     assert info["seed"] == 3 and info["fit_utterances"] == 6
+    assert (info["label_rate"], info["label_hop"]) == (50, 320) and "every 20 ms (samples [320 i" in info["frame"]
     assert info["fit_frames"] == info["labels"]["train"]["frames"]
     assert info["inertia"] > 0 and info["inertia_per_frame"] == pytest.approx(info["inertia"] / info["fit_frames"],
                                                                               rel=1e-4)
@@ -134,3 +136,48 @@ def test_iteration_two_clusters_an_encoder_layer(sets, tmp_path: Path):
     assert np.allclose(extractor(wave), seen[0][0].numpy(), atol=1e-6)
     with pytest.raises(DataError, match="--feature_layer 3 is not an encoder block"):
         EncoderLayerFeatures(tmp_path / "model.pth", None, 3)
+
+
+def test_label_rate_100_makes_a_label_every_160_samples(sets):
+    from espnet2_speecht5.features.mfcc import mfcc_39
+
+    root = sets["root"]
+    info = run(root, "r100", "--seed", "3", "--label_rate", "100")
+    for name in ("train", "dev"):
+        labels = read_labels(root / "r100" / "labels" / name / "label")
+        assert list(labels) == list(sets[name])
+        for utt, samples in sets[name].items():
+            assert len(labels[utt]) == label_frames(samples, 160, 400)
+            # every second label starts on a frame of the base conv stack, one per frame
+            assert labels_on_frames(len(labels[utt]), 2) == conv_frames(samples, *BASE_CONV)
+        assert info["labels"][name]["frames"] == sum(label_frames(n, 160) for n in sets[name].values())
+    assert (info["label_rate"], info["label_hop"]) == (100, 160)
+    assert info["frame"] == "25 ms window every 10 ms (samples [160 i, 160 i + 400) at 16 kHz), no padding"
+    # the labels are the nearest centroids of MFCC frames every 160 samples
+    centroids = np.load(root / "r100" / "clusters" / "centroids.npy")
+    utt = next(iter(sets["dev"]))
+    wave, _ = sf.read(root / "dev" / "wav" / f"{utt}.flac", dtype="float32")
+    written = read_labels(root / "r100" / "labels" / "dev" / "label")[utt]
+    assert assign(mfcc_39(wave, 160, 400), centroids).tolist() == written
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--label_rate", "100", "--iteration", "2"],
+         r"--label_rate 100 with --iteration 2: iterations >= 2 cluster encoder features, which come at the "
+         r"encoder frame rate \(50 Hz\); use --label_rate 50"),
+        (["--label_rate", "75"], r"--label_rate 75: labels at 75 Hz do not fit the encoder frame rate 50 Hz"),
+        (["--label_rate", "25"], r"--label_rate 25: labels at 25 Hz do not fit"),
+    ],
+)  # fmt: skip
+def test_label_rate_errors_are_one_line(sets, tmp_path: Path, capsys, extra: List[str], message: str):
+    root = sets["root"]
+    argv = ["--data_dirs", str(root / "dev"), "--outdir", str(tmp_path / "o"), "--info", str(tmp_path / "i.yaml"),
+            "--n_clusters", "2", "--progress", "false", *extra]
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(make_cluster_labels.main, argv)
+    assert exit_info.value.code == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("ERROR")]
+    assert len(err) == 1 and re.match("ERROR: " + message, err[0]), err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "i.yaml").exists()

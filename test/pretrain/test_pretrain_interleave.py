@@ -18,7 +18,9 @@ from espnet2_speecht5.data.speech_labels import (
     conv_frames,
     crop_speech_and_labels,
     label_frames,
+    labels_on_frames,
 )
+from espnet2_speecht5.tasks.asr import ConfigError
 from espnet2_speecht5.tasks.pretrain import PretrainPreprocessor, PretrainTask
 from espnet2_speecht5.train.interleave import SPEECH, TEXT, InterleavedIterFactory, modality_schedule
 
@@ -169,3 +171,61 @@ def test_preprocessor_checks_labels_and_crops_only_in_training():
         make(False)("bad", {"speech": speech, "label": labels + NUM_CLUSTERS})
     with pytest.raises(DataError, match="utterance 'short'"):
         make(False)("short", {"speech": speech, "label": labels[:-5]})
+
+
+# ---------------------------------------------------------------------------- labels at 100 Hz
+
+BASE_CONV = ((10, 3, 3, 3, 3, 2, 2), (5, 2, 2, 2, 2, 2, 2))  # SpeechT5 base's feature extractor
+
+
+def test_crop_at_100_hz_keeps_exactly_the_labels_of_the_cropped_audio():
+    n = 16000 + 237
+    speech = np.arange(n, dtype=np.float32)  # each sample holds its own index
+    labels = 160 * np.arange(label_frames(n, 160))  # each 100 Hz label holds the sample where it starts
+    for seed in range(30):
+        for size in (5000, 5001, 16000):
+            cut, cut_labels = crop_speech_and_labels(speech, labels, size, np.random.default_rng(seed), hop=160)
+            offset = int(cut[0])
+            # an encoder-frame boundary of the utterance, so label 2 t of the crop is on its encoder frame t
+            assert len(cut) == size and offset % 320 == 0
+            # the labels that stage 6 would make from the cropped audio start at samples 0, 160, ... of
+            # the crop while a whole 400-sample window fits: the kept labels are exactly those
+            made = label_frames(size, 160, 400)
+            assert len(cut_labels) == made
+            assert np.array_equal(cut_labels, cut[160 * np.arange(made)].astype(np.int64))
+            assert 160 * (made - 1) + 400 <= size < 160 * made + 400
+    with pytest.raises(ValueError, match="hop of 96 samples does not divide"):
+        crop_speech_and_labels(speech, labels, 5000, np.random.default_rng(0), hop=96)
+
+
+def test_label_count_at_100_hz_counts_the_labels_on_encoder_frames():
+    for n in list(range(400, 1400, 7)) + [8000, 16000, 16001, 123457]:
+        count = label_frames(n, 160)
+        # every second 100 Hz label starts on an encoder frame: as many as the base conv stack's frames
+        assert labels_on_frames(count, 2) == label_frames(n) == conv_frames(n, *BASE_CONV)
+        check_label_count("u", n, count, *BASE_CONV, tolerance=0, hop=160)
+    with pytest.raises(DataError, match=r"utterance 'u50': 49 cluster labels \(25 of them on encoder frames\) for "
+                                        r"16000 samples, which give 49 encoder frames .* at 100 Hz, one every 160"):
+        check_label_count("u50", 16000, label_frames(16000), *BASE_CONV, tolerance=2, hop=160)  # 50 Hz labels
+    with pytest.raises(DataError, match="utterance 'u100': 98 cluster labels for 16000 samples.* at 50 Hz"):
+        check_label_count("u100", 16000, label_frames(16000, 160), *BASE_CONV, tolerance=2)  # 100 Hz for 50 Hz
+    with pytest.raises(DataError, match="utterance 'far'"):
+        check_label_count("far", 16000, label_frames(16000, 160) + 6, *BASE_CONV, tolerance=2, hop=160)
+    check_label_count("near", 16000, label_frames(16000, 160) + 4, *BASE_CONV, tolerance=2, hop=160)
+
+
+def test_preprocessor_uses_the_model_label_rate(dataset: Dict[str, Path]):
+    args = PretrainTask.get_parser().parse_args(train_args(dataset, dataset["tokens"].parent / "exp"))
+    args.model_conf = dict(args.model_conf, label_rate=100)
+    pre = PretrainTask.build_preprocess_fn(args, train=True)
+    assert (pre.label_hop, pre.frame_hop) == (160, 320)
+    speech = np.zeros(9000, dtype=np.float32)
+    out = pre("u", {"speech": speech, "label": np.zeros(label_frames(9000, 160), dtype=np.int64)})
+    assert len(out["speech"]) == 8000 and len(out["label"]) == label_frames(8000, 160)  # max_speech_samples 8000
+    with pytest.raises(DataError, match="utterance 'slow'.* at 100 Hz"):
+        pre("slow", {"speech": speech, "label": np.zeros(label_frames(9000), dtype=np.int64)})
+    args.model_conf = dict(args.model_conf, label_rate=50)
+    assert PretrainTask.build_preprocess_fn(args, train=True).label_hop == 320
+    args.model_conf = dict(args.model_conf, label_rate=75)
+    with pytest.raises(ConfigError, match="label_rate: labels at 75 Hz do not fit the encoder frame rate 50 Hz"):
+        PretrainTask.build_preprocess_fn(args, train=True)

@@ -289,6 +289,54 @@ def test_labels_longer_than_frames_are_cut_and_far_off_labels_refused(make_model
         model()
 
 
+def test_labels_at_100_hz_train_frame_t_on_label_2t(make_model, speech_batch):
+    """100 Hz labels whose even entries are the 50 Hz labels give the 50 Hz model's losses exactly,
+    whatever the odd entries hold; changing an even entry changes the loss."""
+    model50, model100 = make_model().eval(), make_model(label_rate=100.0).eval()
+    assert model100.labels_per_frame == 2 and model50.labels_per_frame == 1
+    label50, lengths50 = speech_batch["label"], speech_batch["label_lengths"]  # (2, 24), [24, 17]
+    gen = torch.Generator().manual_seed(5)
+    label100 = torch.randint(0, 12, (2, 48), generator=gen)
+    label100[:, 0::2] = label50
+    lengths100 = torch.tensor([48, 33])  # row 1: 33 labels, ceil(33 / 2) = 17 of them on encoder frames
+    label100[1, 33:] = -1
+    assert bool((label100[:, 1::2] != label50).any())  # the odd entries are not the 50 Hz labels
+
+    def run(model, label, lengths) -> Dict[str, float]:
+        model.generator = torch.Generator().manual_seed(7)
+        torch.manual_seed(0)  # the speech-decoder pre-net dropout stays on in eval
+        batch = dict(speech_batch, label=label, label_lengths=lengths)
+        with torch.no_grad():
+            _, stats, _ = model(**batch)
+        return {key: float(value) for key, value in stats.items()}
+
+    at50 = run(model50, label50, lengths50)
+    at100 = run(model100, label100, lengths100)
+    assert at100 == at50
+    changed = label100.clone()
+    changed[0, 0::2] = (changed[0, 0::2] + 1) % 12
+    assert run(model100, changed, lengths100)["loss_mlm"] != at50["loss_mlm"]
+
+    # alignment compares the labels on encoder frames (ceil(N / 2)) with the frames
+    lengths, frames = model100.align_to_labels(torch.tensor([8000, 6000, 6000]), torch.tensor([47, 36, 33]))
+    assert frames.tolist() == [24, 18, 17] and lengths[:2].tolist() == [8000, 6000]
+    assert conv_frames(int(lengths[2])) == 17 and conv_frames(int(lengths[2]) + 1) == 18
+    with pytest.raises(ValueError, match=r"batch row 1: 18 encoder frames but 44 labels \(22 on encoder frames\) "
+                                         r"\(more than 2 apart; are the labels at 100 Hz\?\)"):
+        model100(**dict(speech_batch, label=label100, label_lengths=torch.tensor([48, 44])))
+    with pytest.raises(ValueError, match=r"batch row 0: 24 encoder frames but 48 labels \(more than 2 apart; "
+                                         r"are the labels at 50 Hz\?\)"):
+        model50(**dict(speech_batch, label=label100, label_lengths=lengths100))
+
+
+def test_label_rate_must_be_a_whole_multiple_of_the_frame_rate(make_model):
+    assert make_model(label_rate=150).labels_per_frame == 3
+    for rate in (75, 25.0, 120, 0, -50):
+        with pytest.raises(ValueError, match=rf"labels at {rate} Hz do not match the encoder frame rate "
+                                             r"\(16000 / 320 = 50.0 Hz\): label_rate must be a whole multiple"):
+            make_model(label_rate=rate)
+
+
 def test_configuration_errors(make_model, tokens):
     from espnet2_speecht5.models.pretrain import SpeechT5PretrainModel
 
