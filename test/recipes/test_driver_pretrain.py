@@ -1,8 +1,12 @@
 """speecht5.sh --task pretrain through stages 1-13 on the toy recipe, then ASR fine-tuning from its zip
-(--pretrained_model). About three minutes on 2 cores: marked slow."""
+(--pretrained_model) and the pre-trained-versus-scratch comparison script. About six minutes on 2 cores:
+marked slow."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import textwrap
 import zipfile
 from pathlib import Path
@@ -13,6 +17,8 @@ import yaml
 from test_driver import TOY_ASR_SCHEDULE, make_toy_recipe, run
 
 from espnet2_speecht5.checkpoint.io import load_checkpoint
+
+from repo_testing import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -113,3 +119,31 @@ def test_asr_fine_tuning_starts_from_the_packed_model(pretrained, tmp_path: Path
     assert f"pretrained_init.pth:net:net: loaded {len(init)} of" in log
     pre = load_checkpoint(pre_recipe / "exp" / "pretrain_train_char" / "valid.acc_mlm.ave.pth")
     assert all(torch.equal(value, pre[key]) for key, value in init.items())
+
+
+def test_finetune_compare_trains_both_initialisations_and_reports(pretrained):
+    """egs2/mini_speecht5/local/finetune_compare.sh on the toy recipe: one seed, 6 labelled utterances."""
+    recipe, _ = pretrained
+    shutil.copy(REPO_ROOT / "egs2" / "mini_speecht5" / "local" / "finetune_compare.sh", recipe / "local")
+    (recipe / "conf" / "finetune.yaml").write_text(ASR_TRAIN)
+    (recipe / "conf" / "decode.yaml").write_text("beam_size: 2\nctc_weight: 0.3\nmaxlenratio: 0.3\n")
+    command = ["local/finetune_compare.sh", "--seeds", "0", "--num_utts", "6", "--train_config", "conf/finetune.yaml",
+               "--decode_config", "conf/decode.yaml"]
+    proc = subprocess.run(command, cwd=recipe, capture_output=True, text=True, timeout=900, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    work = recipe / "exp" / "finetune_compare"
+    assert len((work / "data" / "train6" / "text").read_text().splitlines()) == 6
+    pre_log = (work / "runs" / "pretrained_seed0" / "asr_pretrained_seed0" / "train.log").read_text()
+    scratch_log = (work / "runs" / "scratch_seed0" / "asr_scratch_seed0" / "train.log").read_text()
+    assert "pretrained_init.pth:net:net: loaded" in pre_log and "pretrained_init" not in scratch_log
+    assert "--seed 0" in pre_log.splitlines()[0] and "--seed 0" in scratch_log.splitlines()[0]
+    report = (work / "RESULTS.md").read_text()
+    assert report in proc.stdout
+    rows = [line for line in report.splitlines() if line.startswith(("| pretrained | 0 |", "| scratch | 0 |"))]
+    assert len(rows) == 2
+    assert "seed(s); CER reduction (scratch - pre-trained) per seed:" in report
+    assert (work / "valid_acc.png").stat().st_size > 0
+    # a rerun scores nothing again
+    again = subprocess.run(command, cwd=recipe, capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert "run pretrained_seed0: scored already" in again.stderr and "training and scoring" not in again.stderr
