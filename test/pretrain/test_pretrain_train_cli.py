@@ -138,6 +138,36 @@ def test_fine_tuning_takes_the_parts_of_the_asr_network(trained, tmp_path: Path)
                               "--outdir", str(tmp_path / "tok2"), "--cache_dir", str(tmp_path / "cache")])
 
 
+def test_fine_tuning_takes_the_parts_of_the_tts_network(trained, tmp_path: Path):
+    from pretrain_data import NET_CONF, token_list
+
+    from espnet2_speecht5.bin import pretrained_init
+    from espnet2_speecht5.bin.train_checks import load_init_param
+    from espnet2_speecht5.checkpoint.io import load_checkpoint
+    from espnet2_speecht5.models.tts import SpeechT5TTSModel
+    from espnet2_speecht5.tasks.asr import net_config_from_conf
+
+    pretrained = trained["exp"] / "valid.acc_mlm.best.pth"
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("\n".join(token_list()) + "\n")
+    pretrained_init.main(["params", "--pretrained_model", str(pretrained), "--task", "tts", "--token_list",
+                          str(tokens), "--out", str(tmp_path / "init.pth"), "--cache_dir", str(tmp_path / "cache")])
+    init = load_checkpoint(tmp_path / "init.pth")
+    parts = {key.split(".")[1] for key in init}
+    assert {"text_prenet", "encoder", "decoder", "speech_decoder_prenet", "speech_decoder_postnet"} <= parts
+    assert not parts & {"speech_prenet", "text_decoder_prenet", "text_decoder_postnet"}
+    torch.manual_seed(0)
+    tts = SpeechT5TTSModel(len(token_list()), token_list(), net_config_from_conf(NET_CONF))
+    fresh = {key: value.clone() for key, value in tts.net.state_dict().items()}
+    load_init_param(f"{tmp_path / 'init.pth'}:net:net", tts, ignore_init_mismatch=False)
+    state = load_checkpoint(pretrained)
+    loaded = {key for key in tts.net.state_dict() if f"net.{key}" in init}
+    assert loaded == {key[len("net."):] for key in init}  # every kept parameter has a place in the TTS network
+    for key, value in tts.net.state_dict().items():
+        expected = state[f"net.{key}"] if key in loaded else fresh[key]  # the rest (speaker projection) stays
+        assert torch.equal(value, expected), key
+
+
 @pytest.mark.slow
 def test_two_cpu_ranks_train_the_interleaved_batches(tmp_path: Path):
     """DDP over gloo: the ranks average every step's statistics, which only works when both run the
