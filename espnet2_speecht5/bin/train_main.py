@@ -9,6 +9,7 @@ fault injection for tests), and the process group is destroyed before the proces
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from typing import List, Optional
 
@@ -16,6 +17,20 @@ from espnet2_speecht5.bin.cli import fail
 from espnet2_speecht5.bin.quiet_imports import quiet_espnet
 from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.distributed.epoch_hooks import destroy_process_group, with_epoch_hooks
+
+
+def one_line(err: DataError) -> str:
+    """The one-line message of ``err``.
+
+    A :class:`DataError` raised in a DataLoader worker (``--num_workers`` > 0) comes back re-raised
+    by torch with the worker's whole traceback as its message; its last line is
+    ``<module>.<Class>: <message>``, and the message is what is returned.
+    """
+    text = str(err).strip()
+    if "\n" not in text:
+        return text
+    last = text.splitlines()[-1]
+    return re.sub(r"^[\w.]+: ", "", last, count=1)
 
 
 def run_task(module: str, class_name: str, cmd: Optional[List[str]] = None) -> None:
@@ -40,7 +55,7 @@ def run_task(module: str, class_name: str, cmd: Optional[List[str]] = None) -> N
         task.trainer = with_epoch_hooks(trainer)
         task.main(cmd=args)
     except DataError as err:
-        fail(str(err))
+        fail(one_line(err))
     finally:
         task.trainer = trainer
         destroy_process_group()

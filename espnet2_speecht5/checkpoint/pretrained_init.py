@@ -83,6 +83,9 @@ def write_token_list(pretrained: PathLike, cache_dir: PathLike, outdir: PathLike
     """
     config_path, _ = locate(pretrained, cache_dir)
     config = read_config(config_path)
+    if "text_batch_ratio" not in config:  # an option only the pre-training task has
+        raise DataError("is not a pre-training model (its config.yaml has no pre-training options; "
+                        f"{config_path})", pretrained)
     if config.get("token_type") != token_type:
         raise DataError(f"was trained with --token_type {config.get('token_type')}, not {token_type} "
                         f"(pass --token_type {config.get('token_type')})", pretrained)

@@ -22,7 +22,8 @@ its labels from the same point in time.
 
 **Checks.** A count of labels on encoder frames (``ceil(labels / k)`` at ``k`` labels per frame)
 more than ``label_length_tolerance`` (model_conf, 2) away from the conv frame count, or a label
-outside ``[0, num_clusters)``, stops with one line naming the utterance.
+outside ``[0, num_clusters)``, stops with one line naming the utterance. A text corpus or text shape file
+without a line stops with one line naming the file.
 
 **Configuration**: ``--net_conf`` (``size: tiny|base`` + SpeechT5Config fields) and ``--model_conf``
 (keyword arguments of :class:`~espnet2_speecht5.models.pretrain.SpeechT5PretrainModel`: loss
@@ -73,6 +74,17 @@ def check_pretrain_model_conf(conf: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         if key not in allowed:
             raise ConfigError(f"model_conf: unknown key '{key}' (allowed: {', '.join(allowed)})")
     return conf
+
+
+def check_has_a_line(path: str, what: str) -> None:
+    """``path`` exists and has a non-blank line (reads up to the first one); DataError naming it if not."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as lines:
+            if any(line.strip() for line in lines):
+                return
+    except FileNotFoundError:
+        raise DataError(f"does not exist ({what})", path) from None
+    raise DataError(f"has no lines ({what} is empty; leave the text options out to pre-train on speech only)", path)
 
 
 class PretrainPreprocessor:
@@ -283,6 +295,10 @@ class PretrainTask(AbsTask):
         shapes = getattr(args, f"{mode}_text_shape_file")
         if not shapes:
             raise ConfigError(f"--{mode}_text_shape_file is required with --{mode}_text_data_path_and_name_and_type")
+        for path, _, _ in data:
+            check_has_a_line(path, f"--{mode}_text_data_path_and_name_and_type: the text corpus")
+        for path in shapes:
+            check_has_a_line(path, f"--{mode}_text_shape_file: the shape file of the text corpus (stage 7)")
         options = dataclasses.replace(
             cls.build_iter_options(args, distributed_option, mode),
             data_path_and_name_and_type=list(data),

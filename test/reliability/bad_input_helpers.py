@@ -1,8 +1,9 @@
 """Helpers of the bad-input catalogue (test_bad_input_catalogue.py).
 
-The catalogue reuses the data-directory and CLI helpers of ``test/bin/bin_helpers.py`` and the
-tiny experiments of ``test/hub/hub_helpers.py``; their folders are put on ``sys.path`` here, as
-pytest does when it collects those folders.
+The catalogue reuses the data-directory and CLI helpers of ``test/bin/bin_helpers.py``, the
+tiny experiments of ``test/hub/hub_helpers.py`` and the tiny pre-training data set of
+``test/pretrain/pretrain_data.py``; their folders are put on ``sys.path`` here, as pytest does when it
+collects those folders.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import soundfile as sf
 
 from repo_testing import REPO_ROOT
 
-for _folder in ("bin", "hub"):
+for _folder in ("bin", "hub", "pretrain"):
     _path = str(REPO_ROOT / "test" / _folder)
     if _path not in sys.path:
         sys.path.append(_path)
 
+import pretrain_data  # noqa: E402
 from bin_helpers import assert_one_line_error, make_data_dir, read_kaldi, run_cli, tone  # noqa: E402
 
 from hub_helpers import ASR_NET, CHAR_TOKENS, TTS_NET, pack, write_asr_exp, write_tts_exp  # noqa: E402
@@ -37,6 +39,7 @@ __all__ = [
     "noise",
     "one_error_line",
     "pack",
+    "pretrain_data",
     "read_kaldi",
     "run_cli",
     "run_entry",

@@ -42,6 +42,13 @@ the interpreter start and ESPnet's import are paid once. The same table is in do
 | 31 | unknown speaker name | 9: speecht5 CLI | `unknown speaker 'zoe': not a packed speaker name (anna, bert) ...` |
 | 32 | only unknown tokens | 9: tts_inference | `utterance 'utt1': no token of the text is in the model's token list` |
 | 33 | `--stage 8`, fresh copy | run.sh | `exp/asr_stats_char/train/speech_shape does not exist: run stage 7 first` |
+| 34 | labels do not fit audio | 8: pretrain_train | `utterance 'trainutt_03': 32 cluster labels for 8914 samples ...` |
+| 35 | cluster label 99 of 8 | 8: pretrain_train | `utterance 'trainutt_02': cluster label 99 is outside [0, 8) (...)` |
+| 36 | `label_rate: 75` in config | 8: pretrain_train | `model_conf: labels at 75 Hz do not match the encoder ...` |
+| 37 | `--label_rate 75` | 6: make_cluster_labels | `--label_rate 75: labels at 75 Hz do not fit the encoder ...` |
+| 38 | not a pre-training model | 5, 8: pretrained_init | `asr.zip: is not a pre-training model (meta.yaml names ...)` |
+| 39 | token list not the model's | 8: pretrained_init | `model.pth: the token list differs from the pre-training ...` |
+| 40 | empty text corpus | 8: pretrain_train | `.../train/text: has no lines (...: the text corpus is empty; ...)` |
 
 Budget: the whole module runs in under 90 s on 2 CPU cores.
 """
@@ -74,6 +81,7 @@ from bad_input_helpers import (
     noise,
     one_error_line,
     pack,
+    pretrain_data,
     read_kaldi,
     run_entry,
     run_python_module,
@@ -83,7 +91,7 @@ from bad_input_helpers import (
     write_wav_scp,
 )
 
-from espnet2_speecht5.bin import asr_inference, asr_train, speecht5_cli, tts_inference
+from espnet2_speecht5.bin import asr_inference, asr_train, pretrain_train, speecht5_cli, tts_inference
 from espnet2_speecht5.checkpoint.io import load_checkpoint
 from espnet2_speecht5.data.cli import run_cli as run_cli_in_process
 from espnet2_speecht5.inference.audio_input import load_input_audio
@@ -588,6 +596,150 @@ def test_33_stage_8_in_a_fresh_recipe_names_the_stage_to_run(tmp_path: Path):
                                 "run stage 7 first (--stage 7)")
     assert not (recipe / "exp" / "asr_train_char").exists()
 
+
+# ---------------------------------------------------------------------------------- pre-training (--task pretrain)
+
+
+@pytest.fixture()
+def pretrain_set(tmp_path: Path) -> Dict[str, Path]:
+    """``pretrain_data.make_dataset``: speech with 50 Hz labels, text corpora, tokens, shapes, config."""
+    return pretrain_data.make_dataset(tmp_path / "data")
+
+
+def _pretrain(files: Dict[str, Path], out: Path, capsys, *extra: str):
+    """``pretrain_train`` on ``files`` in this process: (exit status, stderr)."""
+    code, _, err = call_main(pretrain_train.main, pretrain_data.train_args(files, out) + list(extra), capsys)
+    return code, err
+
+
+def _label_lines(path: Path) -> Dict[str, List[str]]:
+    return {line.split()[0]: line.split()[1:] for line in path.read_text().splitlines()}
+
+
+@pytest.mark.parametrize("workers", ["0", "2"], ids=["in_process", "loader_workers"])
+def test_34_cluster_labels_that_do_not_fit_the_audio(pretrain_set, tmp_path: Path, capsys, workers: str):
+    from espnet2_speecht5.data.speech_labels import conv_frames, label_frames
+    from espnet2_speecht5.tasks.asr import net_config_from_conf
+
+    lengths = {utt: sf.info(path).frames for utt, path in read_kaldi(pretrain_set["train_wav"]).items()}
+    pretrain_data.write_labels(pretrain_set["train_label"], lengths, offset={"trainutt_03": 5})
+    samples = lengths["trainutt_03"]
+    net = net_config_from_conf(pretrain_data.NET_CONF)
+    frames = conv_frames(samples, net.conv_kernels, net.conv_strides)
+    code, err = _pretrain(pretrain_set, tmp_path / "exp", capsys, "--num_workers", workers)
+    assert code == 1
+    one_error_line(err, f"ERROR: utterance 'trainutt_03': {label_frames(samples) + 5} cluster labels for {samples} "
+                        f"samples, which give {frames} encoder frames (more than 2 apart: labels must be at 50 Hz")
+    assert not list((tmp_path / "exp").glob("*.pth")), "no checkpoint of a run that stopped"
+
+
+def test_35_cluster_label_outside_the_clusters(pretrain_set, tmp_path: Path, capsys):
+    labels = _label_lines(pretrain_set["train_label"])
+    labels["trainutt_02"][3] = "99"
+    pretrain_set["train_label"].write_text("".join(f"{u} {' '.join(ids)}\n" for u, ids in labels.items()))
+    code, err = _pretrain(pretrain_set, tmp_path / "exp", capsys)
+    assert code == 1
+    one_error_line(err, f"ERROR: utterance 'trainutt_02': cluster label 99 is outside "
+                        f"[0, {pretrain_data.NUM_CLUSTERS}) (num_clusters)")
+    assert not list((tmp_path / "exp").glob("*.pth"))
+
+
+def test_36_label_rate_that_is_not_a_multiple_of_the_frame_rate(pretrain_set, tmp_path: Path, capsys):
+    conf = yaml.safe_load(pretrain_set["config"].read_text())
+    conf["model_conf"]["label_rate"] = 75
+    pretrain_set["config"].write_text(yaml.safe_dump(conf))
+    code, err = _pretrain(pretrain_set, tmp_path / "exp", capsys)
+    assert code == 1
+    one_error_line(err, "ERROR: model_conf: labels at 75 Hz do not match the encoder frame rate (16000 / 320 = 50.0 "
+                        "Hz): label_rate must be a whole multiple of it (50, 100, ... Hz)")
+    assert not (tmp_path / "exp").exists()
+
+
+def test_37_stage_6_labels_at_a_rate_that_is_not_a_multiple(pretrain_set, tmp_path: Path, capsys):
+    train = pretrain_set["train_wav"].parent
+    proc = run_entry(capsys, "make_cluster_labels", "--data_dirs", str(train), "--outdir", str(tmp_path / "labels"),
+                     "--info", str(tmp_path / "km" / "info.yaml"), "--n_clusters", "4", "--label_rate", "75",
+                     "--progress", "false")
+    assert_one_line_error(proc, "--label_rate 75: labels at 75 Hz do not fit the encoder frame rate 50 Hz: the "
+                                "label rate must be a whole multiple of it")
+    assert not (tmp_path / "labels").exists() and not (tmp_path / "km").exists()
+
+
+@pytest.fixture(scope="module")
+def pretrain_model(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
+    """A random pre-training model as stage 8 leaves it: ``exp/model.pth`` with ``config.yaml`` beside it."""
+    from espnet2_speecht5.checkpoint.io import save_torch
+    from espnet2_speecht5.models.pretrain import SpeechT5PretrainModel
+    from espnet2_speecht5.tasks.asr import net_config_from_conf
+
+    exp = tmp_path_factory.mktemp("pretrain_model") / "exp"
+    exp.mkdir()
+    tokens = pretrain_data.token_list()
+    torch.manual_seed(0)
+    model = SpeechT5PretrainModel(len(tokens), tokens, net_config_from_conf(pretrain_data.NET_CONF),
+                                  **pretrain_data.MODEL_CONF)
+    save_torch(model.state_dict(), exp / "model.pth")
+    (exp / "config.yaml").write_text(yaml.safe_dump({
+        "token_list": tokens, "token_type": "char", "net_conf": pretrain_data.NET_CONF,
+        "model_conf": pretrain_data.MODEL_CONF}))  # fmt: skip
+    (exp / "tokens.txt").write_text("".join(t + "\n" for t in tokens))
+    return dict(model=exp / "model.pth", config=exp / "config.yaml", tokens=exp / "tokens.txt")
+
+
+def _init(capsys, command: str, pretrained: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run_entry(capsys, "pretrained_init", command, "--pretrained_model", str(pretrained), "--cache_dir",
+                     str(tmp_path / "cache"), *extra)
+
+
+def test_38_pretrained_model_that_is_not_a_pre_training_model(asr_model, tmp_path: Path, capsys):
+    recipe = asr_model["config"].parents[2]
+    asr_zip = pack(recipe, tmp_path / "asr.zip", "asr", asr_model["config"], asr_model["model"])
+    tokens = ["--token_type", "char", "--outdir", str(tmp_path / "tok")]
+    proc = _init(capsys, "tokens", asr_zip, tmp_path, *tokens)
+    assert_one_line_error(proc, f"{asr_zip}: is not a pre-training model (meta.yaml names asr_model_file, "
+                                "asr_train_config, not ssl_train_config and ssl_model_file)")
+    asr_tokens = tmp_path / "tokens.txt"  # the ASR model's own list, so that only the weights are wrong
+    asr_tokens.write_text("".join(f"{t}\n" for t in yaml.safe_load(asr_model["config"].read_text())["token_list"]))
+    proc = _init(capsys, "params", asr_model["model"], tmp_path, "--task", "asr", "--token_list", str(asr_tokens),
+                 "--out", str(tmp_path / "init.pth"))
+    assert_one_line_error(proc, f"{asr_model['model']}: is not a pre-training model (no masked-prediction head)")
+    proc = _init(capsys, "tokens", asr_model["model"], tmp_path, *tokens)  # an ASR *.pth with its config.yaml
+    assert_one_line_error(proc, f"{asr_model['model']}: is not a pre-training model (its config.yaml has no "
+                                "pre-training options")
+    missing = tmp_path / "pretrain.zip"
+    proc = _init(capsys, "tokens", missing, tmp_path, *tokens)
+    assert_one_line_error(proc, f"{missing}: does not exist (--pretrained_model: a pre-training zip of stage 12")
+    assert not (tmp_path / "tok").exists() and not (tmp_path / "init.pth").exists()
+
+
+def test_39_fine_tuning_token_list_other_than_the_pre_training_one(pretrain_model, tmp_path: Path, capsys):
+    tokens = pretrain_data.token_list()
+    other = tmp_path / "other.txt"
+    other.write_text("".join(t + "\n" for t in tokens[:-2] + ["z", "<sos/eos>"]))
+    out = tmp_path / "init.pth"
+    proc = _init(capsys, "params", pretrain_model["model"], tmp_path, "--task", "asr", "--token_list", str(other),
+                 "--out", str(out))
+    assert_one_line_error(proc, f"{pretrain_model['model']}: the token list differs from the pre-training model's "
+                                f"(entry {len(tokens) - 2}; sizes {len(tokens)} and {len(tokens)}): make it with "
+                                "stage 5 and --pretrained_model")
+    assert not out.exists()
+    proc = _init(capsys, "params", pretrain_model["model"], tmp_path, "--task", "asr", "--token_list",
+                 str(pretrain_model["tokens"]), "--out", str(out))
+    assert proc.returncode == 0 and out.is_file(), proc.stderr  # the model's own list is taken
+
+
+def test_40_empty_text_corpus(pretrain_set, tmp_path: Path, capsys):
+    text = pretrain_set["train_text"]
+    text.write_text("")
+    code, err = _pretrain(pretrain_set, tmp_path / "exp", capsys)
+    assert code == 1
+    one_error_line(err, f"ERROR: {text}: has no lines (--train_text_data_path_and_name_and_type: the text corpus is "
+                        "empty; leave the text options out to pre-train on speech only)")
+    pretrain_set["train_text_shape"].write_text("")  # as stage 7 writes it from that text
+    code, err = _pretrain(pretrain_set, tmp_path / "exp2", capsys)
+    assert code == 1
+    one_error_line(err, f"ERROR: {text}: has no lines")
+    assert not list((tmp_path / "exp").glob("*.pth")) and not list((tmp_path / "exp2").glob("*.pth"))
 
 
 def test_docs_bad_inputs_holds_this_catalogue():
