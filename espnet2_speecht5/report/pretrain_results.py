@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from espnet2_speecht5.report.results_md import GENERATED_MARK, environment_header
+from espnet2_speecht5.report.results_md import GENERATED_MARK, environment_header, section_heading
 
 PathLike = Union[str, Path]
 SCORES_FILE = "scores.yaml"
@@ -67,13 +67,8 @@ def make_pretrain_results_md(
 ) -> str:
     """The whole RESULTS.md text for one pre-training experiment folder."""
     rows = collect_pretrain_scores(exp_dir)
-    lines = [f"## {exp_dir}"]
-    if model_file:
-        lines.append(f"- model: `{model_file}`")
-    if config:
-        lines.append(f"- config: `{config}`")
-    lines.extend(extra_lines)
-    body = "\n".join(lines) + "\n\n### Pre-training (held-out)\n\n" + pretrain_table(rows)
+    body = section_heading(exp_dir, model_file, config, extra_lines) + "\n### Pre-training (held-out)\n\n"
+    body += pretrain_table(rows)
     body += ("\nMasked prediction: accuracy and cross-entropy of the cluster label on masked frames; mel L1 and "
              "stop BCE: the speech decoder's reconstruction; text: BART-style denoising of held-out sentences. "
              "Frame- or token-weighted means, one utterance at a time with seeded masks.\n")

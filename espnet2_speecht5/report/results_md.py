@@ -138,6 +138,19 @@ def tts_table(rows: Sequence[Tuple[str, Dict[str, Any]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def section_heading(
+    exp_dir: PathLike, model_file: Optional[str] = None, config: Optional[str] = None, extra_lines: Sequence[str] = ()
+) -> str:
+    """``## <exp dir>`` and its ``- model:`` / ``- config:`` lines and ``extra_lines``, ending in a newline."""
+    lines = [f"## {exp_dir}"]
+    if model_file:
+        lines.append(f"- model: `{model_file}`")
+    if config:
+        lines.append(f"- config: `{config}`")
+    lines.extend(extra_lines)
+    return "\n".join(lines) + "\n"
+
+
 def experiment_section(
     exp_dir: PathLike,
     scores: Dict[str, List[Tuple[str, ScliteSummary]]],
@@ -147,13 +160,7 @@ def experiment_section(
     tts_rows: Sequence[Tuple[str, Dict[str, Any]]] = (),
 ) -> str:
     """``## <exp dir>`` with the model, config, the TTS table (if any) and one table per sclite metric."""
-    lines = [f"## {exp_dir}"]
-    if model_file:
-        lines.append(f"- model: `{model_file}`")
-    if config:
-        lines.append(f"- config: `{config}`")
-    lines.extend(extra_lines)
-    body = "\n".join(lines) + "\n"
+    body = section_heading(exp_dir, model_file, config, extra_lines)
     if tts_rows:
         body += "\n### TTS\n\n" + tts_table(tts_rows)
         if scores:
