@@ -9,7 +9,8 @@ case "${SPEECHT5_BACKEND:-local}" in
         decode_cmd="run.py" ;;
     slurm)
         train_cmd="slurm.py ${SPEECHT5_SLURM_OPTS:-}"
-        cuda_cmd="slurm.py --gpu 1 ${SPEECHT5_SLURM_OPTS:-}"
+        # the driver sources this file after its options: a training job asks for --ngpu GPUs
+        cuda_cmd="slurm.py --gpu ${ngpu:-1} ${SPEECHT5_SLURM_OPTS:-}"
         decode_cmd="slurm.py ${SPEECHT5_SLURM_OPTS:-}" ;;
     *)
         echo "cmd.sh: SPEECHT5_BACKEND must be local or slurm, not '${SPEECHT5_BACKEND}'" >&2

@@ -176,3 +176,16 @@ def test_a_multi_node_job_is_one_job_on_at_least_2_nodes(tmp_path: Path):
     ranged = JobRequest(JobRange("JOB", 1, 2, True), str(tmp_path / "train.JOB.log"), TRAIN)
     with pytest.raises(DataError, match="--nodes runs one training job"):
         plan_ddp_job(ranged, SlurmOptions(gpu=8), 2, 8)
+
+
+def test_a_one_node_job_asks_slurm_for_ngpu_gpus(tmp_path):
+    """SPEECHT5_BACKEND=slurm, one node: stage 8's job asks for --ngpu GPUs (cmd.sh's cuda_cmd)."""
+    recipe = make_stage8_recipe(tmp_path)
+    env = dict(os.environ, SPEECHT5_BACKEND="slurm", SPEECHT5_SLURM_DRY_RUN="1")
+    proc = subprocess.run(["./run.sh", "--stage", "8", "--stop_stage", "8", "--ngpu", "4"], cwd=recipe, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    script = recipe / re.search(r"slurm\.py: dry run: script (\S+)", proc.stderr).group(1)
+    text = script.read_text()
+    assert "#SBATCH --gres=gpu:4" in text  # cmd.sh used to ask for one GPU whatever --ngpu was
+    assert "ddp_launch --nproc_per_node 4 --device gpu -- python -m espnet2_speecht5.bin.asr_train --ngpu 4" in text
