@@ -7,7 +7,7 @@ Usage (the orchestrator ``bench/run.py`` calls this; it can also be run by hand)
     python bench/worker.py --case a --impl ours --weights /tmp/w --size base --threads 2
 
 ``--impl ours`` never imports transformers: it reads the transformers state dicts written by
-``--prepare`` and ports them with :func:`espnet2_speecht5.nets.hf_mapping.hf_to_ours`, so both
+``--prepare`` and ports them with :func:`espnet2_speecht5.checkpoint.hf_mapping.hf_to_ours`, so both
 implementations hold the same weights and our process's memory holds only our code.
 
 Reported: ``seconds`` (per part, ``total`` always), ``rss_before_mb`` (resident memory just before
@@ -128,8 +128,8 @@ def check(condition: bool, message: str) -> None:
 # ---------------------------------------------------------------------------------------- our models
 def our_s2t(ctx: Context) -> torch.nn.Module:
     """Our SpeechToText network holding the prepared transformers weights (eval mode)."""
+    from espnet2_speecht5.checkpoint.hf_mapping import hf_to_ours
     from espnet2_speecht5.nets.compositions import SpeechToText
-    from espnet2_speecht5.nets.hf_mapping import hf_to_ours
 
     cfg = our_config(ctx.work.size)
     net = SpeechToText(cfg)
@@ -141,8 +141,8 @@ def our_s2t(ctx: Context) -> torch.nn.Module:
 
 def our_asr_model(ctx: Context, ctc_weight: float) -> torch.nn.Module:
     """Our ESPnet ASR model around the same network (vocabulary = transformers' 81 ids; random CTC head)."""
+    from espnet2_speecht5.checkpoint.hf_mapping import hf_to_ours
     from espnet2_speecht5.models.asr import SpeechT5ASRModel
-    from espnet2_speecht5.nets.hf_mapping import hf_to_ours
 
     cfg = our_config(ctx.work.size)
     torch.manual_seed(ctx.seed)
@@ -154,8 +154,8 @@ def our_asr_model(ctx: Context, ctc_weight: float) -> torch.nn.Module:
 
 
 def our_t2s(ctx: Context) -> torch.nn.Module:
+    from espnet2_speecht5.checkpoint.hf_mapping import hf_to_ours
     from espnet2_speecht5.nets.compositions import TextToSpeech
-    from espnet2_speecht5.nets.hf_mapping import hf_to_ours
 
     cfg = our_config(ctx.work.size)
     net = TextToSpeech(cfg)
@@ -179,8 +179,8 @@ def our_vocoder(ctx: Context) -> torch.nn.Module:
 
 
 def our_tts_model(ctx: Context) -> torch.nn.Module:
+    from espnet2_speecht5.checkpoint.hf_mapping import hf_to_ours
     from espnet2_speecht5.models.tts import SpeechT5TTSModel
-    from espnet2_speecht5.nets.hf_mapping import hf_to_ours
 
     cfg = our_config(ctx.work.size)
     torch.manual_seed(ctx.seed)
@@ -236,7 +236,7 @@ def case_a(ctx: Context, impl: str, variant: str) -> Bench:
     n = ctx.work.asr_tokens
     wav = ctx.to(waveforms(1, ctx.work.audio_samples, ctx.seed + 1))
     if impl == "ours":
-        from espnet2_speecht5.nets.greedy import greedy_speech_to_text
+        from espnet2_speecht5.search.greedy import greedy_speech_to_text
 
         net = our_s2t(ctx)
         weights = decoder_step_weights(net)
@@ -345,8 +345,8 @@ def our_beam_search(ctx: Context, ctc_weight: float):
     from espnet.nets.batch_beam_search import BatchBeamSearch
     from espnet.nets.scorers.length_bonus import LengthBonus
 
-    from espnet2_speecht5.models.asr_scorer import SpeechT5DecoderScorer
-    from espnet2_speecht5.models.ctc_prefix_scorer import ScanCTCPrefixScorer
+    from espnet2_speecht5.search.asr_scorer import SpeechT5DecoderScorer
+    from espnet2_speecht5.search.ctc_prefix_scorer import ScanCTCPrefixScorer
 
     model = our_asr_model(ctx, ctc_weight).eval()
     vocab = model.vocab_size
@@ -382,7 +382,7 @@ def case_c(ctx: Context, impl: str, variant: str) -> Bench:
     ids = ctx.to(token_ids(1, chars, cfg.vocab_size, ctx.seed + 2))
     spk = ctx.to(speaker_vectors(1, cfg.speaker_embedding_dim, ctx.seed + 3))
     if impl == "ours":
-        from espnet2_speecht5.nets.greedy import generate_speech
+        from espnet2_speecht5.search.greedy import generate_speech
 
         net, vocoder = our_t2s(ctx), our_vocoder(ctx)
 

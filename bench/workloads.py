@@ -70,7 +70,7 @@ def hf_config(size: str, kind: str) -> Any:
 
     if size == "base":
         return HFConfig(encoder_layerdrop=0.0, decoder_layerdrop=0.0)
-    from espnet2_speecht5.nets.hf_mapping import config_to_hf
+    from espnet2_speecht5.checkpoint.hf_mapping import config_to_hf
 
     values = config_to_hf(our_config(size), kind)
     values.pop("model_type")

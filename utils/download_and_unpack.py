@@ -21,9 +21,9 @@ from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from espnet2_speecht5.data.cli import run_cli  # noqa: E402
 from espnet2_speecht5.data.download import download_and_unpack, find_file  # noqa: E402
-from espnet2_speecht5.data.errors import DataError  # noqa: E402
+from espnet2_speecht5.runtime.cli import run_cli  # noqa: E402
+from espnet2_speecht5.runtime.errors import DataError  # noqa: E402
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -18,9 +18,9 @@ from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from espnet2_speecht5.data.cli import run_cli  # noqa: E402
-from espnet2_speecht5.data.errors import DataError  # noqa: E402
 from espnet2_speecht5.data.scp_tools import filter_scp, read_id_set  # noqa: E402
+from espnet2_speecht5.runtime.cli import run_cli  # noqa: E402
+from espnet2_speecht5.runtime.errors import DataError  # noqa: E402
 
 
 def main(argv: Optional[List[str]] = None) -> int:

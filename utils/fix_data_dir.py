@@ -19,9 +19,9 @@ from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from espnet2_speecht5.data.cli import run_cli  # noqa: E402
-from espnet2_speecht5.data.datadir_ops import fix_data_dir  # noqa: E402
-from espnet2_speecht5.data.kaldi_dir import TASKS  # noqa: E402
+from espnet2_speecht5.data.datadir_ops import detect_task, fix_data_dir  # noqa: E402
+from espnet2_speecht5.recipes import TASKS, get_recipe  # noqa: E402
+from espnet2_speecht5.runtime.cli import run_cli  # noqa: E402
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -29,7 +29,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--task", choices=TASKS, help="task whose required files must exist (default: guessed)")
     parser.add_argument("data_dir")
     args = parser.parse_args(argv)
-    report = fix_data_dir(args.data_dir, args.task)
+    task = args.task or detect_task(args.data_dir)
+    report = fix_data_dir(args.data_dir, task, get_recipe(task).required_files)
     print(report.summary())
     return 0
 

@@ -21,8 +21,8 @@ from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from espnet2_speecht5.data.cli import run_cli  # noqa: E402
-from espnet2_speecht5.data.jobs import failure_line, int_option, parse_job_args, run_local, split_options  # noqa: E402
+from espnet2_speecht5.runtime.cli import run_cli  # noqa: E402
+from espnet2_speecht5.runtime.jobs import failure_line, int_option, parse_job_args, run_local, split_options  # noqa: E402
 
 PROG = "run.py"
 

@@ -32,8 +32,9 @@ from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from espnet2_speecht5.data.cli import run_cli  # noqa: E402
-from espnet2_speecht5.data.jobs import (  # noqa: E402
+from espnet2_speecht5.distributed.slurm_job import dry_run_text, plan_ddp_job, submit_ddp_job  # noqa: E402
+from espnet2_speecht5.runtime.cli import run_cli  # noqa: E402
+from espnet2_speecht5.runtime.jobs import (  # noqa: E402
     JobRequest,
     SlurmOptions,
     failure_line,
@@ -44,7 +45,6 @@ from espnet2_speecht5.data.jobs import (  # noqa: E402
     submit_slurm,
     write_slurm_script,
 )
-from espnet2_speecht5.distributed.slurm_job import dry_run_text, plan_ddp_job, submit_ddp_job  # noqa: E402
 
 PROG = "slurm.py"
 VALUED = ("gpu", "mem", "time", "partition", "cpus_per_task", "max_jobs_run", "nodes", "ranks_per_node")

@@ -18,8 +18,8 @@ from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from espnet2_speecht5.data.cli import run_cli  # noqa: E402
 from espnet2_speecht5.data.datadir_ops import subset_data_dir  # noqa: E402
+from espnet2_speecht5.runtime.cli import run_cli  # noqa: E402
 
 
 def main(argv: Optional[List[str]] = None) -> int:

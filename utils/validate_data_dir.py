@@ -20,10 +20,10 @@ from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from espnet2_speecht5.data.cli import run_cli  # noqa: E402
-from espnet2_speecht5.data.errors import DataError  # noqa: E402
-from espnet2_speecht5.data.kaldi_dir import TASKS  # noqa: E402
 from espnet2_speecht5.data.validate import validate_data_dir  # noqa: E402
+from espnet2_speecht5.recipes import TASKS, get_recipe  # noqa: E402
+from espnet2_speecht5.runtime.cli import run_cli  # noqa: E402
+from espnet2_speecht5.runtime.errors import DataError  # noqa: E402
 
 PROG = "validate_data_dir.py"
 
@@ -36,7 +36,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.task not in TASKS:
         raise DataError(f"{PROG}: unknown task '{args.task}' (choose one of: {', '.join(TASKS)})")
-    report = validate_data_dir(args.data_dir, args.task, check_audio=args.check_audio)
+    report = validate_data_dir(args.data_dir, args.task, get_recipe(args.task).required_files,
+                               check_audio=args.check_audio)
     print(report.summary(PROG))
     if args.check_audio:
         print(report.audio_summary(PROG))

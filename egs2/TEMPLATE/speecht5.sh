@@ -2,8 +2,10 @@
 # speecht5.sh: the one stage driver for every SpeechT5 task (asr tts st vc sid se pretrain).
 #
 # Recipes link to this file and call it from their run.sh with the corpus's options.
-# Each stage is one function below; the work itself is done by Python entry points in
-# espnet2_speecht5/bin and by the tools in utils/, so that it can be tested on its own.
+# Each stage is one function below. What differs between tasks is not here: the driver asks the
+# task's recipe (espnet2_speecht5/recipes/<task>.py) through `recipe <step>`, which runs
+# `python -m espnet2_speecht5.recipes <step>` with the driver's settings. The heavy work runs in
+# Python entry points (espnet2_speecht5/bin) and utils/, in parallel jobs through cmd.sh.
 # Every stage writes its log to ${expdir}/logs/stage<N>_<name>.log.
 set -euo pipefail
 
@@ -157,11 +159,7 @@ log "$0 $*"
 . ./path.sh
 . ./cmd.sh
 
-case "${task}" in
-    asr|tts|st|vc|sid|se|pretrain) ;;
-    "") die "--task is required (asr|tts|st|vc|sid|se|pretrain)" ;;
-    *) die "unknown --task '${task}' (asr|tts|st|vc|sid|se|pretrain)" ;;
-esac
+[ -n "${task}" ] || die "--task is required (asr|tts|st|vc|sid|se|pretrain)"
 [ -n "${train_set}" ] || die "--train_set is required"
 [ -n "${valid_set}" ] || die "--valid_set is required"
 [ -n "${test_sets}" ] || die "--test_sets is required"
@@ -182,74 +180,16 @@ dump_sets=$(tr ' ' '\n' <<<"${dump_sets}" | awk 'NF && !seen[$0]++' | tr '\n' ' 
 
 token_list_dir=data/token_list
 case "${token_type}" in
-    bpe) token_dir=${token_list_dir}/bpe_${bpemode}${nbpe} ;;
-    *) token_dir=${token_list_dir}/${token_type} ;;
+    bpe) token_dir=${token_list_dir}/bpe_${bpemode}${nbpe} token_tag=bpe${nbpe} ;;
+    *) token_dir=${token_list_dir}/${token_type} token_tag=${token_type} ;;
 esac
 case "${tgt_token_type}" in
     bpe) tgt_token_dir=${token_list_dir}/tgt_bpe_${tgt_bpemode}${tgt_nbpe} ;;
     *) tgt_token_dir=${token_list_dir}/tgt_${tgt_token_type} ;;
 esac
-
-# Text files that must be non-empty for each task (stage 4 drops utterances without them).
-case "${task}" in
-    asr|tts) text_files="text" ;;
-    st) text_files="text text.tgt" ;;
-    *) text_files="" ;;
-esac
-
-# ------------------------------------------------------------------------ per-task settings of stages 7-13
-# A task plugs into stages 7-13 by setting these variables and adding its case to task_data_opts
-# (and, where it differs from asr, to the stage functions).
-#   trained_tasks   tasks whose stages 7-13 exist
-#   train_module / inference_module   python -m entry points
-#   shape_keys / fold_lengths   the data names the sampler batches by, and their fold lengths
-#   pack_kind       the espnet2.bin.pack subcommand; model_prefix: its --<prefix>train_config option
-#   inference_models  the checkpoints stages 9-12 look for, in order (unless --inference_model)
-#   score_metrics   what stage 10 computes
-trained_tasks=" asr tts pretrain "
-shape_keys="" vocab_shape_keys="" fold_lengths="" pack_kind="" model_prefix="" score_metrics=""
-inference_models="latest.pth"
-case "${token_type}" in
-    bpe) token_tag=bpe${nbpe} ;;
-    *) token_tag=${token_type} ;;
-esac
-case "${task}" in
-    asr)
-        train_module=${train_module:-espnet2_speecht5.bin.asr_train}
-        inference_module=${inference_module:-espnet2_speecht5.bin.asr_inference}
-        shape_keys="speech text"
-        vocab_shape_keys="text"  # their shape files get the vocabulary size appended (for batch_type numel)
-        fold_lengths="80000 150"
-        pack_kind=asr
-        model_prefix=asr_
-        inference_models="valid.acc.ave.pth valid.acc.best.pth latest.pth"
-        score_metrics="wer cer ter" ;;
-    tts)
-        train_module=${train_module:-espnet2_speecht5.bin.tts_train}
-        inference_module=${inference_module:-espnet2_speecht5.bin.tts_inference}
-        shape_keys="text speech"
-        vocab_shape_keys="text"
-        fold_lengths="150 204800"  # 800 mel frames of 256 samples
-        pack_kind=tts
-        model_prefix=""
-        inference_models="valid.loss.ave.pth valid.loss.best.pth latest.pth"
-        score_metrics="mcd cer spk" ;;
-    pretrain)
-        train_module=${train_module:-espnet2_speecht5.bin.pretrain_train}
-        inference_module=${inference_module:-espnet2_speecht5.bin.pretrain_evaluate}
-        shape_keys="speech"
-        fold_lengths="80000"
-        pack_kind=ssl
-        model_prefix=ssl_
-        inference_models="valid.acc_mlm.ave.pth valid.acc_mlm.best.pth latest.pth"
-        score_metrics="acc_mlm loss_text_ce" ;;
-    *)
-        train_module=${train_module:-espnet2_speecht5.bin.${task}_train}
-        inference_module=${inference_module:-espnet2_speecht5.bin.${task}_inference} ;;
-esac
 xvector_dir=${xvector_dir:-${dumpdir}/xvector}
-label_dir=${dumpdir}/labels_iter${cluster_iteration}    # stage 6 (pretrain): <set>/label
-cluster_dir=${expdir}/clusters_iter${cluster_iteration}  # stage 6 (pretrain): info.yaml, centroids.npy
+label_dir=${dumpdir}/labels_iter${cluster_iteration}    # stage 6 (cluster labels): <set>/label
+cluster_dir=${expdir}/clusters_iter${cluster_iteration}  # stage 6 (cluster labels): info.yaml, centroids.npy
 train_config=${train_config:-conf/train.yaml}
 inference_config=${inference_config:-conf/decode.yaml}
 lm_config=${lm_config:-conf/train_lm.yaml}
@@ -267,14 +207,40 @@ if [ -n "${lm_file}" ]; then
     [ -f "${lm_file}" ] || die "--lm_file ${lm_file} does not exist"
 fi
 case "${use_lm}" in true|false) ;; *) die "--use_lm must be true or false, not '${use_lm}'" ;; esac
+lm_model_file=${lm_file:-${lm_exp}/${inference_lm}}             # the LM that stage 9 decodes with
+lm_model_config=$(dirname "${lm_model_file}")/config.yaml
+corpus=$(basename "$(dirname "$(pwd)")")
+
+# ------------------------------------------------------------------------ the task's recipe
+# Everything that differs between tasks comes from espnet2_speecht5/recipes/<task>.py.
+recipe_settings="task fs dumpdir expdir data_train_set valid_set test_sets skip_train token_type bpemode nbpe
+    tgt_token_type tgt_bpemode tgt_nbpe token_list_dir token_dir tgt_token_dir pretrain_text_set pretrained_model
+    xvector_dir label_dir cluster_dir stats_dir task_exp inference_config inference_ngpu use_lm lm_model_file
+    lm_model_config asr_exp asr_model asr_model_zip asr_decode_config score_args hf_repo corpus"
+recipe() {  # recipe <step> [options]: one step of the task's recipe, given the driver's settings
+    local name args=()
+    for name in ${recipe_settings}; do args+=("--${name}=${!name}"); done
+    python -m espnet2_speecht5.recipes "$1" "${args[@]}" "${@:2}"
+}
+# recipe_trained, recipe_train_module, recipe_inference_module, text_files, token_lists, aux_targets,
+# text_corpus, shape_keys, vocab_shape_keys, fold_lengths, inference_models, uses_inference_config, model_prefix
+recipe_env=$(recipe env) || die "no recipe for --task '${task}'"
+eval "${recipe_env}"
+train_module=${train_module:-${recipe_train_module}}
+inference_module=${inference_module:-${recipe_inference_module}}
 
 skip() { log "stage $1: skipped: $2"; }
-not_implemented() { die "stage $1 is not implemented for task ${task}"; }
 require() {  # require <path> <stage that makes it>
     [ -e "$1" ] || die "$1 does not exist: run stage $2 first (--stage $2)"
 }
+require_file() {  # require_file <path> <option>: a file the user names must exist
+    [ -f "$1" ] || die "$2 $1 does not exist"
+}
+require_trained() {  # require_trained <stage>: stop unless stages 6-13 exist for the task
+    "${recipe_trained}" || die "stage $1 is not implemented for task ${task}"
+}
 
-# ------------------------------------------------------------------------ stages
+# ------------------------------------------------------------------------ stages 1-6
 stage_1_data() {
     log "stage 1: data preparation: local/data.sh ${local_data_opts}"
     # shellcheck disable=SC2086
@@ -284,10 +250,7 @@ stage_1_data() {
         require "data/${dset}" 1
         validate_data_dir.py --task "${task}" "data/${dset}"
     done
-    if [ "${task}" = pretrain ]; then
-        require "data/${pretrain_text_set}/text" 1
-        [ -f "data/${valid_set}_text/text" ] || log "stage 1: no held-out text data/${valid_set}_text/text: validation scores speech only"
-    fi
+    recipe check-data
     log "stage 1: data directories are in $(pwd)/data"
 }
 
@@ -342,83 +305,23 @@ stage_4_filter() {
             --filter_duration "${duration}" --text_files "${text_files}" \
             "${dumpdir}/raw/org/${dset}" "${dumpdir}/raw/${dset}"
     done
-    if [ "${task}" = pretrain ]; then
-        for dset in $(pretrain_text_sets); do filter_text_set "${dset}"; done
-    fi
+    recipe filter-extra
     log "stage 4: filtered sets are in $(pwd)/${dumpdir}/raw (see filter_report.txt in each)"
-}
-
-pretrain_text_sets() {  # the text corpora of pretrain: training text (unless --skip_train), held-out text of the valid and test sets
-    local dset sets=""
-    "${skip_train}" || sets="${pretrain_text_set}"
-    for dset in ${valid_set} ${test_sets}; do
-        [ ! -f "data/${dset}_text/text" ] || sets+=" ${dset}_text"
-    done
-    tr ' ' '\n' <<<"${sets}" | awk 'NF && !seen[$0]++' | tr '\n' ' '
-}
-
-filter_text_set() {  # filter_text_set <set>: data/<set>/text -> ${dumpdir}/raw/<set>/text without empty sentences
-    local src=data/$1/text out=${dumpdir}/raw/$1 n_in n_out
-    require "${src}" 1
-    mkdir -p "${out}"
-    awk 'NF >= 2' "${src}" >"${out}/text"
-    n_in=$(wc -l <"${src}")
-    n_out=$(wc -l <"${out}/text")
-    log "stage 4: ${out}/text: ${n_out} of ${n_in} sentences kept (the others are empty)"
-}
-
-make_token_list() {  # make_token_list <type> <bpemode> <nbpe> <text file> <outdir>
-    local type=$1
-    [ "${type}" = bpe ] && type=$2
-    python -m espnet2_speecht5.bin.make_token_list --token_type "${type}" --nbpe "$3" \
-        --text_file "$4" --outdir "$5"
 }
 
 stage_5_tokens() {
     if "${skip_train}"; then skip 5 "--skip_train true"; return; fi
-    local train_dump=${dumpdir}/raw/${data_train_set}
-    case "${task}" in
-        asr|tts)
-            if [ -n "${pretrained_model}" ]; then
-                # the pre-training model's list, so that its text embeddings carry over
-                python -m espnet2_speecht5.bin.pretrained_init tokens --pretrained_model "${pretrained_model}" \
-                    --token_type "${token_type}" --outdir "${token_dir}" --cache_dir "${expdir}/pretrained_model"
-            else
-                require "${train_dump}/text" 4
-                make_token_list "${token_type}" "${bpemode}" "${nbpe}" "${train_dump}/text" "${token_dir}"
-            fi ;;
-        st)
-            require "${train_dump}/text.tgt" 4
-            make_token_list "${token_type}" "${bpemode}" "${nbpe}" "${train_dump}/text" "${token_dir}"
-            make_token_list "${tgt_token_type}" "${tgt_bpemode}" "${tgt_nbpe}" "${train_dump}/text.tgt" "${tgt_token_dir}" ;;
-        sid)
-            require "${train_dump}/utt2spk" 4
-            python -m espnet2_speecht5.bin.make_token_list --token_type spk \
-                --utt2spk "${train_dump}/utt2spk" --outdir "${token_list_dir}/spk" ;;
-        pretrain)
-            require "${dumpdir}/raw/${pretrain_text_set}/text" 4
-            make_token_list "${token_type}" "${bpemode}" "${nbpe}" "${dumpdir}/raw/${pretrain_text_set}/text" "${token_dir}"
-            # the text infilling's mask symbol, just before <sos/eos> (ESPnet's lists end with it)
-            awk -v n="$(wc -l <"${token_dir}/tokens.txt")" 'NR == n && $0 != "<mask>" { print "<mask>" } { print }' \
-                "${token_dir}/tokens.txt" >"${token_dir}/tokens.txt.tmp"
-            mv "${token_dir}/tokens.txt.tmp" "${token_dir}/tokens.txt"
-            log "stage 5: ${token_dir}/tokens.txt: $(wc -l <"${token_dir}/tokens.txt") tokens with <mask>; fine-tune from this model with --pretrained_model to share it" ;;
-        vc|se)
-            skip 5 "task ${task} has no text output" ;;
-    esac
+    recipe tokens
     log "stage 5: token lists are in $(pwd)/${token_list_dir}"
 }
 
 stage_6_aux() {
-    case "${task}" in
-        asr|st|se|sid) skip 6 "task ${task} uses no auxiliary targets" ;;
-        tts) make_speaker_embeddings ;;
-        pretrain) make_cluster_labels ;;
-        *) not_implemented 6 ;;
-    esac
+    if [ "${aux_targets}" = none ]; then skip 6 "task ${task} uses no auxiliary targets"; return; fi
+    require_trained 6
+    "make_${aux_targets}"
 }
 
-make_cluster_labels() {  # stage 6 of pretrain: k-means labels at the config's model_conf.label_rate (50 Hz) for every set, fitted on the training set
+make_cluster_labels() {  # stage 6: k-means labels at the config's model_conf.label_rate (50 Hz) for every set, fitted on the training set
     local dset dirs=() opts=() label_rate
     require "${dumpdir}/raw/${data_train_set}/wav.scp" 4
     require_file "${train_config}" --train_config
@@ -444,12 +347,8 @@ make_cluster_labels() {  # stage 6 of pretrain: k-means labels at the config's m
         "${opts[@]}" ${cluster_args}
     log "stage 6: labels at ${label_rate} Hz are in ${label_dir}/<set>/label; k-means: ${cluster_dir}/info.yaml"
 }
-cluster_count() {  # the number of clusters that stage 6 used
-    require "${cluster_dir}/info.yaml" 6
-    awk '$1 == "n_clusters:" { print $2 }' "${cluster_dir}/info.yaml"
-}
 
-make_speaker_embeddings() {  # stage 6 of tts: one 512-dim x-vector per utterance of every set
+make_speaker_embeddings() {  # stage 6: one 512-dim x-vector per utterance of every set
     local dset sets="" opts=()
     require "${dumpdir}/raw/${data_train_set}/wav.scp" 4
     for dset in ${dump_sets}; do
@@ -478,53 +377,8 @@ make_speaker_embeddings() {  # stage 6 of tts: one 512-dim x-vector per utteranc
     [ ! -f "${xvector_dir}/eer.txt" ] || log "stage 6: speaker separation on held-out utterances: $(cat "${xvector_dir}/eer.txt")"
     log "stage 6: x-vectors are in ${xvector_dir}/<set>/xvector.scp"
 }
+
 # ------------------------------------------------------------------------ stages 7-13: helpers
-require_task() {  # require_task <stage>: stop unless stages 7-13 exist for the task
-    [[ "${trained_tasks}" == *" ${task} "* ]] || not_implemented "$1"
-}
-require_file() {  # require_file <path> <option>: a file the user names must exist
-    [ -f "$1" ] || die "$2 $1 does not exist"
-}
-task_data_opts() {  # task_data_opts <train|valid|test> <dump dir>: the task's data triples
-    case "${task}" in
-        asr)
-            if [ "$1" = test ]; then
-                echo "--data_path_and_name_and_type $2/wav.scp,speech,sound"
-            else
-                echo "--$1_data_path_and_name_and_type $2/wav.scp,speech,sound --$1_data_path_and_name_and_type $2/text,text,text"
-            fi ;;
-        tts)
-            local spk=${xvector_dir}/$(basename "$2")/xvector.scp
-            require "${spk}" 6
-            if [ "$1" = test ]; then
-                echo "--data_path_and_name_and_type $2/text,text,text --data_path_and_name_and_type ${spk},spembs,kaldi_ark"
-            else
-                echo "--$1_data_path_and_name_and_type $2/text,text,text --$1_data_path_and_name_and_type $2/wav.scp,speech,sound --$1_data_path_and_name_and_type ${spk},spembs,kaldi_ark"
-            fi ;;
-        pretrain)
-            local label=${label_dir}/$(basename "$2")/label
-            echo "--$1_data_path_and_name_and_type $2/wav.scp,speech,sound --$1_data_path_and_name_and_type ${label},label,text_int" ;;
-    esac
-}
-require_task_inputs() {  # require_task_inputs <set>: inputs beyond the dump that the task reads (tts: x-vectors; pretrain: labels)
-    [ "${task}" != tts ] || require "${xvector_dir}/$1/xvector.scp" 6
-    [ "${task}" != pretrain ] || require "${label_dir}/$1/label" 6
-}
-task_model_opts() {  # model options that earlier stages decide (pretrain: the number of clusters of stage 6)
-    [ "${task}" != pretrain ] || echo "--model_conf num_clusters=$(cluster_count)"
-}
-pretrain_valid_text() {  # the held-out text of the validation set (stage 4), or nothing
-    local text=${dumpdir}/raw/${valid_set}_text/text
-    [ ! -f "${text}" ] || echo "${text}"
-}
-pretrain_text_opts() {  # pretrain, stage 8: the training and held-out text corpora and their shapes
-    local train_text=${dumpdir}/raw/${pretrain_text_set}/text valid_text
-    valid_text=$(pretrain_valid_text)
-    echo "--train_text_data_path_and_name_and_type ${train_text},text,text" \
-        "--train_text_shape_file ${stats_dir}/text/train/text_shape.${token_type} --text_fold_length 150"
-    [ -z "${valid_text}" ] || echo "--valid_text_data_path_and_name_and_type ${valid_text},text,text" \
-        "--valid_text_shape_file ${stats_dir}/text/valid/text_shape.${token_type}"
-}
 shape_file() {  # shape_file <key>: the name of a shape file in a stats dir
     if [[ " ${vocab_shape_keys} " == *" $1 "* ]]; then echo "$1_shape.${token_type}"; else echo "$1_shape"; fi
 }
@@ -535,7 +389,7 @@ add_vocab_dim() {  # add_vocab_dim <stats dir> <key>: "utt length" -> "utt lengt
         awk -v v="${vocab}" '{ print $0 "," v }' "$1/${mode}/$2_shape" >"$1/${mode}/$2_shape.${token_type}"
     done
 }
-shape_opts() {  # shape_opts <stats dir> <keys> <fold lengths>: shape files and fold lengths (check them first)
+shape_opts() {  # shape_opts <stats dir> <keys> <fold lengths>: shape files and fold lengths
     local file opts="" keys=($2) folds=($3) i
     for i in "${!keys[@]}"; do
         file=$(shape_file "${keys[$i]}")
@@ -550,20 +404,6 @@ inference_model_name() {  # the checkpoint used by stages 9-12 (in ${task_exp})
         if [ -e "${task_exp}/${name}" ]; then echo "${name}"; return; fi
     done
     echo "${inference_models%% *}"
-}
-lm_model_file() { if [ -n "${lm_file}" ]; then echo "${lm_file}"; else echo "${lm_exp}/${inference_lm}"; fi; }
-lm_train_config() { echo "$(dirname "$(lm_model_file)")/config.yaml"; }
-decode_dir() {  # decode_dir <model name>: ${task_exp}/decode[_<inference config>]_<model>[_lm_<lm>]
-    local tag lm lm_dir
-    tag=$(basename "${inference_config}" .yaml)
-    [[ "${tag}" == decode* ]] || tag=decode_${tag}
-    tag+=_${1%.pth}
-    if "${use_lm}"; then
-        lm=$(lm_model_file)
-        lm_dir=$(basename "$(dirname "${lm}")")
-        tag+=_lm_${lm_dir#lm_}_$(basename "${lm}" .pth)
-    fi
-    echo "${task_exp}/${tag}"
 }
 run_logged() {  # run_logged <log> <runner> <command...>: one job through the runner; show the log's tail on failure
     local log_file=$1 runner=$2
@@ -597,37 +437,37 @@ collect_stats() {  # collect_stats <module> <outdir> <config> <train keys> <vali
     for i in $(seq "${_nj}"); do inputs+=(--input_dir "${logdir}/stats.${i}"); done
     python -m espnet2.bin.aggregate_stats_dirs "${inputs[@]}" --output_dir "${outdir}" 2>>"${logdir}/aggregate.log"
 }
+collect_text_corpus_stats() {  # stage 7 of a task that also trains on a text corpus: its shapes
+    local train_text=${dumpdir}/raw/${pretrain_text_set}/text valid_text=${dumpdir}/raw/${valid_set}_text/text
+    require "${train_text}" 4
+    if [ ! -f "${valid_text}" ]; then
+        valid_text=${train_text}  # collect_stats wants both; without held-out text, valid shapes go unused
+        log "stage 7: no held-out text ${dumpdir}/raw/${valid_set}_text/text: validation scores speech only"
+    fi
+    # shellcheck disable=SC2046,SC2086
+    collect_stats "${train_module}" "${stats_dir}/text" "${train_config}" "${train_text}" "${valid_text}" \
+        ${token_opts} $(recipe model-opts) --train_data_path_and_name_and_type "${train_text},text,text" \
+        --valid_data_path_and_name_and_type "${valid_text},text,text"
+    add_vocab_dim "${stats_dir}/text" text
+    log "stage 7: text shapes are in ${stats_dir}/text/{train,valid}"
+}
 
 # ------------------------------------------------------------------------ stages 7-13
 stage_7_stats() {
-    require_task 7
-    local train_dump=${dumpdir}/raw/${data_train_set} valid_dump=${dumpdir}/raw/${valid_set} p
+    require_trained 7
+    local train_dump=${dumpdir}/raw/${data_train_set} valid_dump=${dumpdir}/raw/${valid_set} p train_opts valid_opts
     require "${train_dump}/wav.scp" 4
     require "${valid_dump}/wav.scp" 4
     require "${token_dir}/tokens.txt" 5
-    require_task_inputs "${data_train_set}"
-    require_task_inputs "${valid_set}"
     require_file "${train_config}" --train_config
+    train_opts=$(recipe data-opts --mode train --data "${train_dump}")
+    valid_opts=$(recipe data-opts --mode valid --data "${valid_dump}")
     # shellcheck disable=SC2046,SC2086
     collect_stats "${train_module}" "${stats_dir}" "${train_config}" "${train_dump}/wav.scp" "${valid_dump}/wav.scp" \
-        ${token_opts} $(task_model_opts) $(task_data_opts train "${train_dump}") $(task_data_opts valid "${valid_dump}")
+        ${token_opts} $(recipe model-opts) ${train_opts} ${valid_opts}
     for p in ${vocab_shape_keys}; do add_vocab_dim "${stats_dir}" "${p}"; done
     log "stage 7: shapes and statistics are in ${stats_dir}/{train,valid}"
-    if [ "${task}" = pretrain ]; then
-        local train_text=${dumpdir}/raw/${pretrain_text_set}/text valid_text
-        require "${train_text}" 4
-        valid_text=$(pretrain_valid_text)
-        if [ -z "${valid_text}" ]; then
-            valid_text=${train_text}  # collect_stats wants both; without held-out text, valid shapes go unused
-            log "stage 7: no held-out text ${dumpdir}/raw/${valid_set}_text/text: validation scores speech only"
-        fi
-        # shellcheck disable=SC2046,SC2086
-        collect_stats "${train_module}" "${stats_dir}/text" "${train_config}" "${train_text}" "${valid_text}" \
-            ${token_opts} $(task_model_opts) --train_data_path_and_name_and_type "${train_text},text,text" \
-            --valid_data_path_and_name_and_type "${valid_text},text,text"
-        add_vocab_dim "${stats_dir}/text" text
-        log "stage 7: text shapes are in ${stats_dir}/text/{train,valid}"
-    fi
+    if "${text_corpus}"; then collect_text_corpus_stats; fi
     if "${use_lm}" && [ -z "${lm_file}" ]; then
         require_file "${lm_config}" --lm_config
         # shellcheck disable=SC2086
@@ -678,8 +518,8 @@ train_one() {  # train_one <module> <exp dir> <log name> <options...>: one proce
 }
 
 stage_8_train() {
-    require_task 8
-    local train_dump=${dumpdir}/raw/${data_train_set} valid_dump=${dumpdir}/raw/${valid_set} p
+    require_trained 8
+    local train_dump=${dumpdir}/raw/${data_train_set} valid_dump=${dumpdir}/raw/${valid_set} p init_opts="" task_opts
     for p in ${shape_keys}; do
         require "${stats_dir}/train/$(shape_file "${p}")" 7
         require "${stats_dir}/valid/$(shape_file "${p}")" 7
@@ -695,7 +535,6 @@ stage_8_train() {
             $(shape_opts "${lm_stats_dir}" text 150) ${lm_args}
         log "stage 8: the LM is in ${lm_exp}"
     fi
-    local init_opts="" task_opts=""
     for p in ${init_param}; do init_opts+=" --init_param ${p}"; done
     if [ -n "${pretrained_model}" ]; then
         # the parts of the pre-training network that this task's network has (keys net.*); the token list must be its own
@@ -704,269 +543,64 @@ stage_8_train() {
             --token_list "${token_dir}/tokens.txt" --out "${task_exp}/pretrained_init.pth" --cache_dir "${expdir}/pretrained_model"
         init_opts+=" --init_param ${task_exp}/pretrained_init.pth:net:net"
     fi
-    if [ "${task}" = pretrain ]; then
-        require "${stats_dir}/text/train/text_shape.${token_type}" 7
-        task_opts="$(task_model_opts) $(pretrain_text_opts)"
-    fi
+    task_opts=$(recipe train-opts)
     # shellcheck disable=SC2046,SC2086
     train_one "${train_module}" "${task_exp}" train --config "${train_config}" --use_preprocessor true ${token_opts} \
-        $(task_data_opts train "${train_dump}") $(task_data_opts valid "${valid_dump}") \
+        $(recipe data-opts --mode train --data "${train_dump}") $(recipe data-opts --mode valid --data "${valid_dump}") \
         $(shape_opts "${stats_dir}" "${shape_keys}" "${fold_lengths}") ${task_opts} ${init_opts} ${train_args}
     log "stage 8: the model is in ${task_exp} ($(cd "${task_exp}" && ls -- *.pth 2>/dev/null | tr '\n' ' '))"
 }
 
 stage_9_inference() {
-    require_task 9
-    local model dir dset data n _nj logdir f lm_opts=()
+    require_trained 9
+    local model dir dset _nj logdir args
     model=$(inference_model_name)
     require "${task_exp}/${model}" 8
     require "${task_exp}/config.yaml" 8
-    if [ "${task}" = pretrain ]; then pretrain_evaluate "${model}"; return; fi
-    require_file "${inference_config}" --inference_config
+    "${uses_inference_config}" && require_file "${inference_config}" --inference_config
     if "${use_lm}"; then
-        if [ -n "${lm_file}" ]; then require_file "$(lm_train_config)" "config of --lm_file:"; else require "$(lm_model_file)" 8; fi
-        lm_opts=(--lm_train_config "$(lm_train_config)" --lm_file "$(lm_model_file)")
+        if [ -n "${lm_file}" ]; then require_file "${lm_model_config}" "config of --lm_file:"; else require "${lm_model_file}" 8; fi
     fi
-    dir=$(decode_dir "${model}")
-    local task_opts=(--batch_size 1)  # asr decodes one utterance at a time
+    dir=$(recipe decode-dir --model "${model}")
     for dset in ${test_sets}; do
-        data=${dumpdir}/raw/${dset}
-        require "${data}/wav.scp" 4
-        require_task_inputs "${dset}"
-        # tts: the batch size comes from the decoding config; plots draw the recording above the synthesis
-        [ "${task}" != tts ] || task_opts=(--ref_wav_scp "${data}/wav.scp")
         logdir=${dir}/${dset}/logdir
-        n=$(wc -l <"${data}/wav.scp")
-        _nj=$(min "${inference_nj}" "${n}")
         rm -rf "${logdir}"
         mkdir -p "${logdir}"
-        split_scp.py --num_splits "${_nj}" --out_pattern "${logdir}/keys.JOB.scp" "${data}/wav.scp"
-        log "stage 9: ${dset}: ${n} utterances in ${_nj} jobs with ${model} (logs: ${logdir}/${task}_inference.*.log)"
-        # shellcheck disable=SC2046,SC2086
-        ${decode_cmd} JOB=1:"${_nj}" "${logdir}/${task}_inference.JOB.log" \
-            python -m "${inference_module}" --ngpu "${inference_ngpu}" "${task_opts[@]}" \
-                $(task_data_opts test "${data}") --key_file "${logdir}/keys.JOB.scp" \
-                --${model_prefix}train_config "${task_exp}/config.yaml" --${model_prefix}model_file "${task_exp}/${model}" \
-                "${lm_opts[@]}" --config "${inference_config}" --output_dir "${logdir}/output.JOB" ${inference_args} \
-            || { tail -n 25 "${logdir}/${task}_inference.1.log" >&2; die "inference failed on ${dset}; see ${logdir}/${task}_inference.*.log"; }
-        if [ "${task}" = tts ]; then
-            merge_tts_outputs "${logdir}" "${_nj}" "${dir}/${dset}"
-            continue
-        fi
-        for f in text token token_int score; do
-            [ -f "${logdir}/output.1/1best_recog/${f}" ] || continue
-            for n in $(seq "${_nj}"); do cat "${logdir}/output.${n}/1best_recog/${f}"; done | sort -k1,1 >"${dir}/${dset}/${f}"
-        done
-        require "${dir}/${dset}/text" 9
-        n=$(wc -l <"${dir}/${dset}/text")
-        log "stage 9: ${dset}: ${n} hypotheses in ${dir}/${dset}/text"
-    done
-}
-
-eval_dir() { echo "${task_exp}/eval_${1%.pth}"; }  # eval_dir <model name>: pretrain's held-out scores
-
-pretrain_evaluate() {  # stage 9 of pretrain: held-out speech (masked prediction) and text (denoising), in parallel jobs
-    local model=$1 dir dset data text n _nj logdir text_opts device=cpu
-    dir=$(eval_dir "${model}")
-    [ "${inference_ngpu}" -eq 0 ] || device=cuda
-    for dset in ${test_sets}; do
-        data=${dumpdir}/raw/${dset}
-        require "${data}/wav.scp" 4
-        require_task_inputs "${dset}"
-        text=${dumpdir}/raw/${dset}_text/text
-        logdir=${dir}/${dset}/logdir
-        n=$(wc -l <"${data}/wav.scp")
-        _nj=$(min "${inference_nj}" "${n}")
-        [ ! -f "${text}" ] || _nj=$(min "${_nj}" "$(wc -l <"${text}")")
-        rm -rf "${logdir}"
-        mkdir -p "${logdir}"
-        split_scp.py --num_splits "${_nj}" --out_pattern "${logdir}/keys.JOB.scp" "${data}/wav.scp"
-        text_opts=""
-        if [ -f "${text}" ]; then
-            split_scp.py --num_splits "${_nj}" --out_pattern "${logdir}/text_keys.JOB.scp" "${text}"
-            text_opts="--text ${text} --text_key_file ${logdir}/text_keys.JOB.scp"
-        else
-            log "stage 9: ${dset}: no held-out text (${text}): speech scores only"
-        fi
-        log "stage 9: ${dset}: ${n} utterances in ${_nj} jobs with ${model} (logs: ${logdir}/pretrain_evaluate.*.log)"
+        _nj=$(recipe split --model "${model}" --set "${dset}" --logdir "${logdir}" --nj "${inference_nj}")
+        args=$(recipe infer-args --model "${model}" --set "${dset}" --logdir "${logdir}")
+        log "stage 9: ${dset}: ${_nj} jobs with ${model} (logs: ${logdir}/${task}_inference.*.log)"
         # shellcheck disable=SC2086
-        ${decode_cmd} JOB=1:"${_nj}" "${logdir}/pretrain_evaluate.JOB.log" \
-            python -m "${inference_module}" evaluate --train_config "${task_exp}/config.yaml" \
-                --model_file "${task_exp}/${model}" --wav_scp "${data}/wav.scp" --label "${label_dir}/${dset}/label" \
-                --key_file "${logdir}/keys.JOB.scp" ${text_opts} --device "${device}" --out "${logdir}/stats.JOB.yaml" \
-                ${inference_args} \
-            || { tail -n 25 "${logdir}/pretrain_evaluate.1.log" >&2; die "evaluation failed on ${dset}; see ${logdir}/pretrain_evaluate.*.log"; }
+        ${decode_cmd} JOB=1:"${_nj}" "${logdir}/${task}_inference.JOB.log" \
+            python -m "${inference_module}" ${args} ${inference_args} \
+            || { tail -n 25 "${logdir}/${task}_inference.1.log" >&2; die "inference failed on ${dset}; see ${logdir}/${task}_inference.*.log"; }
+        recipe merge --model "${model}" --set "${dset}" --logdir "${logdir}" --nj "${_nj}"
     done
-    log "stage 9: held-out sums are in ${dir}/<set>/logdir/stats.*.yaml"
-}
-
-merge_tts_outputs() {  # merge_tts_outputs <logdir> <jobs> <outdir>: one wav.scp/feats.scp per set; plots together
-    local logdir=$1 jobs=$2 out=$3 f n
-    for f in wav.scp feats.scp speech_shape; do
-        for n in $(seq "${jobs}"); do cat "${logdir}/output.${n}/${f}"; done | sort -k1,1 >"${out}/${f}"
-    done
-    rm -rf "${out}/plots"
-    mkdir -p "${out}/plots"
-    for n in $(seq "${jobs}"); do
-        [ ! -d "${logdir}/output.${n}/plots" ] || cp "${logdir}/output.${n}/plots/"*.png "${out}/plots/" 2>/dev/null || true
-    done
-    # The plotted utterances' audio beside their pictures, to listen to.
-    local png utt wav
-    for png in "${out}/plots/"*.mel.png; do
-        [ -e "${png}" ] || continue
-        utt=$(basename "${png}" .mel.png)
-        wav=$(awk -v u="${utt}" '$1 == u { print $2 }' "${out}/wav.scp")
-        [ -z "${wav}" ] || cp "${wav}" "${out}/plots/${utt}.wav"
-    done
-    n=$(wc -l <"${out}/wav.scp")
-    log "stage 9: ${out}: ${n} waveforms in ${out}/wav.scp (files under ${logdir}/output.*/wav); samples and plots in ${out}/plots"
+    log "stage 9: outputs are in ${dir}/<set>"
 }
 
 stage_10_score() {
-    require_task 10
-    local dir dset bpe_opts=()
-    dir=$(decode_dir "$(inference_model_name)")
-    if [ "${task}" = tts ]; then score_tts "${dir}"; return; fi
-    if [ "${task}" = pretrain ]; then score_pretrain "$(eval_dir "$(inference_model_name)")"; return; fi
-    [ "${token_type}" != bpe ] || bpe_opts=(--bpemodel "${token_dir}/bpe.model")
+    require_trained 10
+    local model dset
+    model=$(inference_model_name)
     for dset in ${test_sets}; do
-        require "${dir}/${dset}/text" 9
-        python -m espnet2_speecht5.bin.score_asr --ref "${dumpdir}/raw/${dset}/text" --hyp "${dir}/${dset}/text" \
-            --utt2spk "${dumpdir}/raw/${dset}/utt2spk" --metrics "${score_metrics}" --token_type "${token_type}" \
-            "${bpe_opts[@]}" --outdir "${dir}/${dset}"
+        recipe score --model "${model}" --set "${dset}"
     done
-    log "stage 10: sclite reports are in ${dir}/<set>/score_*/result.txt"
-}
-
-score_pretrain() {  # score_pretrain <eval dir>: the jobs' sums -> <set>/scores.yaml (frame- and token-weighted means)
-    local dir=$1 dset
-    for dset in ${test_sets}; do
-        require "${dir}/${dset}/logdir/stats.1.yaml" 9
-        python -m "${inference_module}" merge --inputs "${dir}/${dset}/logdir/"stats.*.yaml --out "${dir}/${dset}/scores.yaml"
-        log "stage 10: ${dset}: $(tr '\n' ' ' <"${dir}/${dset}/scores.yaml")"
-    done
-    log "stage 10: scores are in ${dir}/<set>/scores.yaml"
-}
-
-score_tts() {  # score_tts <decode dir>: MCD, CER of the ASR model on the synthesis, speaker similarity
-    local dir=$1 dset asr_opts=() spk_opts=() asr_dir decode_conf
-    if [ -n "${asr_model_zip}" ]; then
-        require_file "${asr_model_zip}" --asr_model_zip
-        asr_opts=(--asr_model_zip "${asr_model_zip}")
-    else
-        asr_dir=${asr_exp:-../asr1/exp/asr_train_${token_tag}}
-        [ -f "${asr_dir}/config.yaml" ] && [ -f "${asr_dir}/${asr_model}" ] \
-            || die "stage 10 transcribes the synthesised speech with an ASR model, and ${asr_dir}/${asr_model} does not exist: train one (cd ../asr1 && ./run.sh --stop_stage 8), or pass --asr_exp DIR or --asr_model_zip ZIP"
-        asr_opts=(--asr_train_config "${asr_dir}/config.yaml" --asr_model_file "${asr_dir}/${asr_model}")
-    fi
-    decode_conf=${asr_decode_config:-}
-    [ -n "${decode_conf}" ] || [ ! -f ../asr1/conf/decode.yaml ] || decode_conf=../asr1/conf/decode.yaml
-    [ -z "${decode_conf}" ] || asr_opts+=(--asr_decode_config "${decode_conf}")
-    # stage 6 records the speaker model it used (spk_source espnet_spk) in spk_model.yaml
-    if [ -f "${xvector_dir}/spk_model.yaml" ]; then
-        spk_opts=(--spk_train_config "$(awk '$1 == "train_config:" { print $2 }' "${xvector_dir}/spk_model.yaml")"
-                  --spk_model_file "$(awk '$1 == "model_file:" { print $2 }' "${xvector_dir}/spk_model.yaml")")
-    else
-        log "stage 10: no speaker model recorded in ${xvector_dir}/spk_model.yaml (spk_source ${spk_source}): no speaker similarity"
-    fi
-    for dset in ${test_sets}; do
-        require "${dir}/${dset}/wav.scp" 9
-        python -m espnet2_speecht5.bin.score_tts --ref_scp "${dumpdir}/raw/${dset}/wav.scp" \
-            --hyp_scp "${dir}/${dset}/wav.scp" --ref_text "${dumpdir}/raw/${dset}/text" \
-            --utt2spk "${dumpdir}/raw/${dset}/utt2spk" "${asr_opts[@]}" "${spk_opts[@]}" --outdir "${dir}/${dset}" \
-            ${score_args}
-        log "stage 10: ${dset}: $(tr '\n' ' ' <"${dir}/${dset}/summary.yaml")"
-    done
-    log "stage 10: scores are in ${dir}/<set>/summary.yaml (MCD per utterance: mcd; CER: score_cer/result.txt)"
+    log "stage 10: scores are in $(recipe decode-dir --model "${model}")/<set>/scores.json"
 }
 
 stage_11_report() {
-    require_task 11
-    local model
-    model=$(inference_model_name)
-    if [ "${task}" = pretrain ]; then
-        require "$(eval_dir "${model}")" 9
-        python -m "${inference_module}" report --exp_dir "${task_exp}" --model_file "${task_exp}/${model}" \
-            --config "${task_exp}/config.yaml" --out "${task_exp}/RESULTS.md" --recipe_copy RESULTS.md >/dev/null
-        log "stage 11: wrote ${task_exp}/RESULTS.md and merged it into $(pwd)/RESULTS.md:"
-        cat "${task_exp}/RESULTS.md" >&2
-        return
-    fi
-    require "$(decode_dir "${model}")" 9
-    python -m espnet2_speecht5.bin.make_results --exp_dir "${task_exp}" --model_file "${task_exp}/${model}" \
-        --config "${task_exp}/config.yaml" --images "${task_exp}/images" \
-        --out "${task_exp}/RESULTS.md" --recipe_copy RESULTS.md >/dev/null
-    if [ -d "${task_exp}/images" ]; then
-        log "stage 11: plots in ${task_exp}/images: $(cd "${task_exp}/images" && find . -name '*.png' | sed 's|^\./||' | sort | tr '\n' ' ')"
-    fi
-    log "stage 11: wrote ${task_exp}/RESULTS.md and merged it into $(pwd)/RESULTS.md:"
-    cat "${task_exp}/RESULTS.md" >&2
+    require_trained 11
+    recipe report --model "$(inference_model_name)" --images "${task_exp}/images" >&2
 }
 
-packed_zip() { local model; model=$(inference_model_name); echo "${task_exp}/$(basename "${task_exp}")_${model%.pth}.zip"; }
-
 stage_12_pack() {
-    require_task 12
-    local model zip f tensors opts=() configs=("${task_exp}/config.yaml")
-    model=$(inference_model_name)
-    require "${task_exp}/${model}" 8
-    require "${task_exp}/RESULTS.md" 11
-    zip=$(packed_zip)
-    # The weights also travel as safetensors (loading them runs no code); rewritten when the .pth is newer.
-    tensors=${task_exp}/${model%.pth}.safetensors
-    if [ ! -f "${tensors}" ] || [ "${task_exp}/${model}" -nt "${tensors}" ]; then
-        python -m espnet2_speecht5.bin.export_model safetensors "${task_exp}/${model}" "${tensors}"
-    fi
-    opts+=(--option "${tensors}")
-    # Stage 9's decoding options travel as inference.yaml: from_pretrained decodes the way RESULTS.md was made.
-    if [ "${task}" != pretrain ]; then  # pretrain decodes nothing
-        require_file "${inference_config}" --inference_config
-        cp "${inference_config}" "${task_exp}/inference.yaml"
-        opts+=(--option "${task_exp}/inference.yaml")
-    fi
-    # TTS: the training speakers' mean x-vectors, so that a user can pick a voice by name.
-    if [ "${task}" = tts ] && [ -f "${xvector_dir}/${data_train_set}/spk_xvector.ark" ]; then
-        opts+=(--option "${xvector_dir}/${data_train_set}/spk_xvector.ark")
-    fi
-    if "${use_lm}"; then
-        require "$(lm_model_file)" 8
-        opts+=(--lm_train_config "$(lm_train_config)" --lm_file "$(lm_model_file)")
-        configs+=("$(lm_train_config)")
-    fi
-    # Files that the configs name (a sentencepiece model, feature statistics) travel with the model;
-    # the data of training (pretrain's text corpora included) does not (export/package.py).
-    while read -r f; do
-        [ -n "${f}" ] && opts+=(--option "${f}")
-    done < <(python -m espnet2_speecht5.bin.export_model files "${configs[@]}")
-    opts+=(--option "${task_exp}/RESULTS.md")
-    [ ! -d "${task_exp}/images" ] || opts+=(--option "${task_exp}/images")
-    rm -f "${zip}"
-    python -m espnet2.bin.pack "${pack_kind}" --${model_prefix}train_config "${task_exp}/config.yaml" \
-        --${model_prefix}model_file "${task_exp}/${model}" "${opts[@]}" --outpath "${zip}" >"${task_exp}/pack.log" 2>&1 \
-        || { tail -n 20 "${task_exp}/pack.log" >&2; die "packing failed; see ${task_exp}/pack.log"; }
-    # sha256 of every member in meta.yaml, then verify and unpack it the way users will.
-    python -m espnet2_speecht5.bin.export_model checksum "${zip}"
-    python -m espnet2_speecht5.bin.export_model check "${zip}"
-    local packed=("${task_exp}/config.yaml" "${task_exp}/${model}")
-    for f in "${opts[@]}"; do [[ "${f}" == --* ]] || packed+=("${f}"); done
-    log "stage 12: packed ${zip} ($(du -h "${zip}" | cut -f1)) with sha256 checksums: ${packed[*]}"
+    require_trained 12
+    recipe pack --model "$(inference_model_name)" --images "${task_exp}/images"
 }
 
 stage_13_publish() {
-    require_task 13
-    local zip corpus
-    zip=$(packed_zip)
-    require "${zip}" 12
-    if [ "${task}" = pretrain ]; then
-        skip 13 "transformers has no SpeechT5 pre-training model class; ${zip} is the release (fine-tune from it with --pretrained_model)"
-        return
-    fi
-    corpus=$(basename "$(dirname "$(pwd)")")
-    python -m espnet2_speecht5.bin.export_model folder --zip "${zip}" --results "${task_exp}/RESULTS.md" \
-        --task "${task}" --corpus "${corpus}" --outdir "${task_exp}/export" --hf_repo "${hf_repo}"
-    # Uploads only with --hf_repo and a Hugging Face token; otherwise lists what it would upload.
-    python -m espnet2_speecht5.bin.export_model upload --folder "${task_exp}/export" --hf_repo "${hf_repo}"
-    log "stage 13: the export folder is ${task_exp}/export"
+    require_trained 13
+    recipe publish --model "$(inference_model_name)"
 }
 
 # ------------------------------------------------------------------------ main

@@ -4,7 +4,7 @@ Every option of ``espnet2.bin.asr_train`` that applies is accepted; ``--print_co
 them all with their defaults. A configuration problem (unknown key or wrong value type in the
 ``--config`` file, in ``--net_conf`` or ``--model_conf``; a missing or malformed token list; an
 ``--init_param`` file that is unsafe or does not fit the network) stops with one ``ERROR:`` line
-(see ``espnet2_speecht5/bin/train_checks.py``).
+(see ``espnet2_speecht5/train/checks.py``).
 
 Example (from a recipe folder)::
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 import sys
 from typing import List, Optional
 
-from espnet2_speecht5.bin.train_checks import run_checked_task
+from espnet2_speecht5.bin.train_main import run_checked_task
 
 
 def main(cmd: Optional[List[str]] = None) -> None:

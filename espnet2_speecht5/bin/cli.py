@@ -7,12 +7,11 @@ without a traceback.  Programming errors still raise normally.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from typing import Callable, List, NoReturn, Optional
 
-from espnet2_speecht5.data.cli import run_cli
+from espnet2_speecht5.runtime.cli import run_cli, str2bool  # noqa: F401 (str2bool: for the entry points)
 
 LOG_FORMAT = "%(asctime)s (%(module)s) %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -29,16 +28,6 @@ def setup_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
 
 
-def str2bool(value: str) -> bool:
-    """Parse ``true``/``false`` (also ``yes``/``no``, ``1``/``0``) for argparse."""
-    lowered = str(value).strip().lower()  # str(): a YAML config may give a real bool
-    if lowered in ("true", "yes", "1"):
-        return True
-    if lowered in ("false", "no", "0"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got '{value}'")
-
-
 def fail(message: str) -> NoReturn:
     """Print ``ERROR: message`` to stderr and exit with status 1."""
     sys.stderr.flush()
@@ -49,7 +38,7 @@ def fail(message: str) -> NoReturn:
 def run_main(main: Callable[[Optional[List[str]]], None], argv: Optional[List[str]] = None) -> None:
     """Run ``main(argv)`` with logging set up; exit 1 with a one-line message on bad input.
 
-    The error handling is :func:`espnet2_speecht5.data.cli.run_cli`, shared with ``utils/``.
+    The error handling is :func:`espnet2_speecht5.runtime.cli.run_cli`, shared with ``utils/``.
     """
     setup_logging()
     sys.exit(run_cli(main, argv))

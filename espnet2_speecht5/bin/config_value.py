@@ -15,8 +15,8 @@ import argparse
 from typing import Any, List, Optional
 
 from espnet2_speecht5.bin.cli import run_main
-from espnet2_speecht5.bin.train_checks import read_config
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.train.checks import read_config
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -46,7 +46,7 @@ from espnet2_speecht5.checkpoint.convert import (
     write_ours,
 )
 from espnet2_speecht5.checkpoint.io import CheckpointError
-from espnet2_speecht5.nets.fairseq_mapping import FLAVOURS
+from espnet2_speecht5.recipes import TASKS, get_recipe
 
 NETS = ["s2t", "t2s", "s2s"]
 
@@ -91,7 +91,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--flavour",
         required=True,
-        choices=sorted(FLAVOURS),
+        choices=sorted(t for t in TASKS if t != "sid"),
         help="which release: pretrain (needs --net), asr and st (s2t), tts (t2s), vc and se (s2s)",
     )
     p.add_argument("--net", choices=NETS, help="network to extract (required for pretrain)")
@@ -125,7 +125,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         state = check_state(conv, args.input, unknown, **allow)
         write_ours(state, conv.kind, conv.cfg, args.output, args.prefix)
     elif args.direction == "fairseq2ours":
-        conv, unknown = read_fairseq(args.input, args.flavour, args.net, _parse_sets(args.set))
+        kind = args.net or get_recipe(args.flavour).kind  # the task's network; pre-training has all of them
+        conv, unknown = read_fairseq(args.input, args.flavour, kind, _parse_sets(args.set))
         logging.info("skipped %d entries not used by the %s network", len(conv.skipped), conv.kind)
         state = check_state(conv, args.input, unknown, **allow)
         write_ours(state, conv.kind, conv.cfg, args.output, args.prefix)

@@ -28,10 +28,10 @@ import sys
 import tempfile
 from typing import List, Optional
 
-from espnet2_speecht5.data.cli import run_cli
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.distributed.launch import launch
 from espnet2_speecht5.distributed.ranks import DEVICES, espnet_rank_args, local_node, rank_envs, slurm_node
+from espnet2_speecht5.runtime.cli import run_cli
+from espnet2_speecht5.runtime.errors import DataError
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -23,7 +23,7 @@ from typing import List, Optional
 
 from espnet2_speecht5.bin.cli import run_main, str2bool
 from espnet2_speecht5.data.dump import convert_scp, merge_jobs
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 
 
 def get_parser() -> argparse.ArgumentParser:

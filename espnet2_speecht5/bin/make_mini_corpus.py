@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from espnet2_speecht5.bin.cli import fail, setup_logging
 from espnet2_speecht5.corpus.mini import MiniConfig, build_corpus
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ import argparse
 from typing import List, Optional
 
 from espnet2_speecht5.bin.cli import run_main
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.text.token_list import TOKEN_TYPES, make_speaker_list, make_token_list
 
 

@@ -1,4 +1,4 @@
-"""Stages 9-11 of ``--task pretrain``: held-out scores of a pre-training model, and RESULTS.md.
+"""Held-out scores of a pre-training model (stage 9 of ``--task pretrain``).
 
 Usage::
 
@@ -7,12 +7,9 @@ Usage::
         --model_file exp/pt/valid.acc_mlm.best.pth --wav_scp dump/raw/test/wav.scp \\
         --label dump/labels_iter1/test/label --text dump/raw/test_text/text --key_file keys.1.scp \\
         --out exp/pt/eval_valid.acc_mlm.best/test/logdir/stats.1.yaml
-    # stage 10: add the jobs up into the set's means
+    # add the jobs up into the set's means (stage 9 does it after the jobs)
     python -m espnet2_speecht5.bin.pretrain_evaluate merge --inputs .../stats.*.yaml \\
         --out exp/pt/eval_valid.acc_mlm.best/test/scores.yaml
-    # stage 11: RESULTS.md from every <eval dir>/<set>/scores.yaml
-    python -m espnet2_speecht5.bin.pretrain_evaluate report --exp_dir exp/pt --model_file ... \\
-        --config exp/pt/config.yaml --out exp/pt/RESULTS.md --recipe_copy RESULTS.md
 
 The scores (see :mod:`espnet2_speecht5.inference.pretrain_scores`): masked-prediction accuracy and
 loss, mel L1 and stop BCE of the reconstruction on speech; denoising cross-entropy and token
@@ -23,12 +20,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 from typing import List, Optional
 
 from espnet2_speecht5.bin.cli import run_main
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +46,6 @@ def get_parser() -> argparse.ArgumentParser:
     merge = sub.add_parser("merge", help="add up job sums into means")
     merge.add_argument("--inputs", nargs="+", required=True, help="job YAML files")
     merge.add_argument("--out", required=True, help="scores.yaml to write")
-    report = sub.add_parser("report", help="RESULTS.md from <eval dir>/<set>/scores.yaml")
-    report.add_argument("--exp_dir", required=True)
-    report.add_argument("--model_file", help="listed in the section")
-    report.add_argument("--config", help="listed in the section")
-    report.add_argument("--out", required=True, help="RESULTS.md to write")
-    report.add_argument("--recipe_copy", help="a RESULTS.md to merge this experiment's section into")
-    report.add_argument("--repo", default=os.environ.get("SPEECHT5_ROOT") or str(Path(__file__).resolve().parents[2]),
-                        help="git repository for the commit hash [this package's repository]")
     return parser
 
 
@@ -88,26 +76,9 @@ def run_merge(args: argparse.Namespace) -> None:
     logger.info(f"wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in scores.items()))
 
 
-def run_report(args: argparse.Namespace) -> None:
-    from espnet2_speecht5.report.pretrain_results import collect_pretrain_scores, make_pretrain_results_md
-    from espnet2_speecht5.report.results_md import merge_into
-
-    exp_dir = Path(args.exp_dir)
-    if not collect_pretrain_scores(exp_dir):
-        raise DataError(f"no */*/scores.yaml under {exp_dir}: run stage 10 first (--stage 10)")
-    text = make_pretrain_results_md(exp_dir, args.repo, args.model_file, args.config)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text, encoding="utf-8")
-    if args.recipe_copy:
-        copy = Path(args.recipe_copy)
-        existing = copy.read_text(encoding="utf-8") if copy.is_file() else ""
-        copy.write_text(merge_into(existing, text), encoding="utf-8")
-    print(text, end="")
-
-
 def main(argv: Optional[List[str]] = None) -> None:
     args = get_parser().parse_args(argv)
-    {"evaluate": run_evaluate, "merge": run_merge, "report": run_report}[args.command](args)
+    {"evaluate": run_evaluate, "merge": run_merge}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from __future__ import annotations
 import sys
 from typing import List, Optional
 
-from espnet2_speecht5.bin.train_checks import run_checked_task
+from espnet2_speecht5.bin.train_main import run_checked_task
 
 
 def main(cmd: Optional[List[str]] = None) -> None:

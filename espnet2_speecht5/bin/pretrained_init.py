@@ -23,7 +23,8 @@ from typing import List, Optional
 
 from espnet2_speecht5.bin.cli import run_main
 from espnet2_speecht5.checkpoint.io import save_torch
-from espnet2_speecht5.checkpoint.pretrained_init import TASK_PARTS, fine_tuning_state, write_token_list
+from espnet2_speecht5.checkpoint.pretrained_init import fine_tuning_state, write_token_list
+from espnet2_speecht5.recipes import TASKS, get_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -39,14 +40,15 @@ def get_parser() -> argparse.ArgumentParser:
     tokens.add_argument("--token_type", required=True, choices=("char", "bpe", "word"), help="the recipe's tokens")
     tokens.add_argument("--outdir", required=True, help="folder for tokens.txt (and bpe.model)")
     params = sub.choices["params"]
-    params.add_argument("--task", required=True, choices=sorted(TASK_PARTS), help="the fine-tuning task")
+    params.add_argument("--task", required=True, choices=[t for t in TASKS if t != "pretrain"],
+                        help="the fine-tuning task")
     params.add_argument("--token_list", required=True, help="the fine-tuning token list (must be the model's)")
     params.add_argument("--out", required=True, help="the state dict to write (keys net.*)")
     return parser
 
 
 def read_tokens(path: str) -> List[str]:
-    from espnet2_speecht5.data.errors import DataError
+    from espnet2_speecht5.runtime.errors import DataError
 
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -60,7 +62,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.command == "tokens":
         write_token_list(args.pretrained_model, args.cache_dir, args.outdir, args.token_type)
         return
-    state = fine_tuning_state(args.pretrained_model, args.cache_dir, args.task, read_tokens(args.token_list))
+    state = fine_tuning_state(args.pretrained_model, args.cache_dir, get_recipe(args.task).network_parts,
+                              read_tokens(args.token_list))
     save_torch(state, args.out)
     logger.info(f"wrote {args.out}: {len(state)} parameters (load with --init_param {args.out}:net:net)")
 

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from espnet2_speecht5.bin.cli import run_main, str2bool
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.recipes import all_recipes, get_recipe
+from espnet2_speecht5.runtime.errors import DataError
 
 logger = logging.getLogger("speecht5")
 
@@ -82,7 +83,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=1, help="print the k best labels with probabilities")
 
     p = sub.add_parser("pack", help="pack a trained model as a verified model-zoo zip")
-    p.add_argument("--task", required=True, choices=("asr", "tts"))
+    p.add_argument("--task", required=True, choices=[r.name for r in all_recipes() if r.pack_kind])
     p.add_argument("--train_config", required=True)
     p.add_argument("--model_file", required=True)
     p.add_argument("--option", action="append", default=[], help="another file or folder to pack (repeatable)")
@@ -224,7 +225,8 @@ def identify(args: argparse.Namespace) -> int:
 def pack(args: argparse.Namespace) -> int:
     from espnet2_speecht5.export.packing import pack_model
 
-    out = pack_model(args.task, args.train_config, args.model_file, args.out, args.option, args.base_dir)
+    out = pack_model(get_recipe(args.task).pack_kind, args.train_config, args.model_file, args.out, args.option,
+                     args.base_dir)
     logger.info(f"packed {out}")
     return 0
 
@@ -238,9 +240,15 @@ def unpack(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
+    from espnet2_speecht5.checkpoint.archive import verify_archive
+    from espnet2_speecht5.checkpoint.pack_keys import packed_kind
     from espnet2_speecht5.export.packing import export_folder
 
-    export_folder(args.zip, args.outdir, corpus=args.corpus, results=args.results, hf_repo=args.hf_repo)
+    kind = packed_kind(verify_archive(args.zip))
+    task = next((r for r in all_recipes() if r.pack_kind == kind and r.transformers_class), None)
+    if task is None:
+        raise DataError(f"a packed '{kind}' model has no transformers export", args.zip)
+    export_folder(args.zip, args.outdir, task.name, corpus=args.corpus, results=args.results, hf_repo=args.hf_repo)
     return 0
 
 

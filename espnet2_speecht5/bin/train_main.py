@@ -11,12 +11,13 @@ from __future__ import annotations
 import importlib
 import re
 import sys
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 from espnet2_speecht5.bin.cli import fail
-from espnet2_speecht5.bin.quiet_imports import quiet_espnet
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.distributed.epoch_hooks import destroy_process_group, with_epoch_hooks
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
+from espnet2_speecht5.train.checks import check_training_options, safe_init_param
 
 
 def one_line(err: DataError) -> str:
@@ -59,3 +60,19 @@ def run_task(module: str, class_name: str, cmd: Optional[List[str]] = None) -> N
     finally:
         task.trainer = trainer
         destroy_process_group()
+
+
+def run_checked_task(module: str, class_name: str, cmd: Optional[Sequence[str]] = None) -> None:
+    """:func:`run_task` after :func:`~espnet2_speecht5.train.checks.check_training_options`, with
+    :func:`~espnet2_speecht5.train.checks.safe_init_param` around it; a failed check is one ``ERROR:``
+    line and exit status 1."""
+    args = list(sys.argv[1:] if cmd is None else cmd)
+    if "--print_config" not in args:
+        with quiet_espnet():
+            task = getattr(importlib.import_module(module), class_name)
+        try:
+            check_training_options(task.get_parser(), args)
+        except DataError as err:
+            fail(str(err))
+    with safe_init_param():
+        run_task(module, class_name, args)

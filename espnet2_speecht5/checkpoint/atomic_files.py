@@ -17,9 +17,10 @@ import re
 import secrets
 import shutil
 from pathlib import Path
-from typing import IO, Callable, List, Optional, Union
+from typing import IO, Callable, List, Optional
 
-PathLike = Union[str, Path]
+from espnet2_speecht5.runtime.types import PathLike
+
 TEMP_SUFFIX = ".tmp"
 
 

@@ -16,8 +16,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from espnet2_speecht5.checkpoint import fairseq_mapping, hf_mapping
 from espnet2_speecht5.checkpoint.io import CheckpointError, load_checkpoint, save_safetensors, save_text, save_torch
-from espnet2_speecht5.nets import fairseq_mapping, hf_mapping
 from espnet2_speecht5.nets.compositions import build_network
 from espnet2_speecht5.nets.config import SpeechT5Config
 
@@ -128,11 +128,13 @@ def read_hf_folder(folder: Path, kind: Optional[str] = None) -> Tuple[Converted,
 def read_fairseq(
     path: Path, flavour: str, kind: Optional[str] = None, overrides: Optional[Dict[str, Any]] = None
 ) -> Tuple[Converted, List[str]]:
-    """An official fairseq SpeechT5 checkpoint (``{'model': state_dict, 'cfg'/'args': ...}``)."""
+    """An official fairseq SpeechT5 checkpoint (``{'model': state_dict, 'cfg'/'args': ...}``).
+
+    ``flavour`` is the release's task; ``kind`` the network to keep (a task recipe's, or chosen for pretrain).
+    """
     obj = load_checkpoint(path)
     state = obj.get("model", obj) if isinstance(obj, dict) else obj
     state = _flat_tensors(state, path)
-    kind = kind or fairseq_mapping.FLAVOURS.get(flavour)
     if kind is None:
         raise CheckpointError(f"a '{flavour}' checkpoint holds every net: choose one with --net", path)
     try:

@@ -13,14 +13,13 @@ import pickle
 import re
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple, Union
+from typing import Any, Callable, Dict, List, Tuple
 
 import torch
 
 from espnet2_speecht5.checkpoint.atomic_files import atomic_write
-from espnet2_speecht5.data.errors import DataError
-
-PathLike = Union[str, Path]
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 # Globals that may appear in fairseq checkpoints as configuration or statistics. They are
 # never imported: each is replaced by an inert placeholder class.

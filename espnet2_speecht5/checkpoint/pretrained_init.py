@@ -2,12 +2,12 @@
 network parameters that the fine-tuning network has.
 
 A pre-training model is either the zip of its stage 12 (``ssl_train_config`` / ``ssl_model_file`` in
-meta.yaml; verified and unpacked with :func:`espnet2_speecht5.export.archive.unpack_verified`) or a
+meta.yaml; verified and unpacked with :func:`espnet2_speecht5.checkpoint.archive.unpack_verified`) or a
 ``*.pth`` of its stage 8 with ``config.yaml`` beside it.
 
 Its network (:class:`~espnet2_speecht5.nets.joint.JointNetwork`, attribute ``net``) holds every
 pre-net and post-net; a fine-tuning network holds some of them under the same names. The
-parameters of those parts (:data:`TASK_PARTS`) are kept, under ``net.``, so that ESPnet loads them
+parameters of those parts (a recipe's ``network_parts``) are kept, under ``net.``, so that ESPnet loads them
 with ``--init_param <file>:net:net`` and still checks every key and shape; the other parts, the
 masked-prediction head, the quantiser and the label embeddings are left out.
 
@@ -21,24 +21,16 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import yaml
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
-PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
 
-# the JointNetwork parts each fine-tuning network has (nets/compositions.py)
-TASK_PARTS: Dict[str, Tuple[str, ...]] = {
-    "asr": ("speech_prenet", "encoder", "decoder", "text_decoder_prenet", "text_decoder_postnet"),
-    "st": ("speech_prenet", "encoder", "decoder", "text_decoder_prenet", "text_decoder_postnet"),
-    "tts": ("text_prenet", "encoder", "decoder", "speech_decoder_prenet", "speech_decoder_postnet"),
-    "vc": ("speech_prenet", "encoder", "decoder", "speech_decoder_prenet", "speech_decoder_postnet"),
-    "se": ("speech_prenet", "encoder", "decoder", "speech_decoder_prenet", "speech_decoder_postnet"),
-}
 PRETRAIN_KEYS = ("ssl_train_config", "ssl_model_file")
 
 
@@ -52,7 +44,7 @@ def locate(pretrained: PathLike, cache_dir: PathLike) -> Tuple[Path, Path]:
     if not pretrained.is_file():
         raise DataError("does not exist (--pretrained_model: a pre-training zip of stage 12, or a *.pth)", pretrained)
     if pretrained.suffix == ".zip":
-        from espnet2_speecht5.export.archive import unpack_verified
+        from espnet2_speecht5.checkpoint.archive import unpack_verified
 
         unpacked = unpack_verified(pretrained, cache_dir)
         if not all(key in unpacked for key in PRETRAIN_KEYS):
@@ -106,18 +98,18 @@ def write_token_list(pretrained: PathLike, cache_dir: PathLike, outdir: PathLike
 
 
 def fine_tuning_state(
-    pretrained: PathLike, cache_dir: PathLike, task: str, token_list: Optional[List[str]] = None
+    pretrained: PathLike, cache_dir: PathLike, parts: Sequence[str], token_list: Optional[List[str]] = None
 ) -> Dict[str, torch.Tensor]:
-    """The ``net.<part>.*`` parameters of the pre-training model that ``task``'s network has.
+    """The ``net.<part>.*`` parameters of the pre-training model for a network of ``parts``.
+
+    Args:
+        parts: the fine-tuning network's parts (a recipe's ``network_parts``), e.g. ``speech_prenet``.
 
     Raises:
-        DataError: a task without a known network, weights that are not a pre-training model's, or a
-            token list other than the model's.
+        DataError: weights that are not a pre-training model's, or a token list other than the model's.
     """
     from espnet2_speecht5.checkpoint.io import load_checkpoint
 
-    if task not in TASK_PARTS:
-        raise DataError(f"no fine-tuning network for task '{task}' (known: {', '.join(TASK_PARTS)})")
     config_path, model_file = locate(pretrained, cache_dir)
     if token_list is not None:
         expected = [str(t) for t in read_config(config_path)["token_list"]]
@@ -132,8 +124,7 @@ def fine_tuning_state(
         raise DataError("holds no 'net.*' parameters: not a model of this toolkit", model_file)
     if not any(key.startswith("prediction_head.") for key in state):
         raise DataError("is not a pre-training model (no masked-prediction head)", model_file)
-    parts = TASK_PARTS[task]
     kept = {key: value for key, value in state.items() if key.startswith("net.") and key.split(".")[1] in parts}
-    logger.info(f"{model_file}: {len(kept)} of {len(state)} parameters belong to the {task} network "
+    logger.info(f"{model_file}: {len(kept)} of {len(state)} parameters belong to the fine-tuning network "
                 f"({', '.join(parts)})")
     return kept

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -36,9 +36,10 @@ from espnet2_speecht5.corpus.noise import NOISE_KINDS, fit_length, make_noise, m
 from espnet2_speecht5.corpus.sentences import Sentence, generate_sentences
 from espnet2_speecht5.corpus.synth import SAMPLE_RATE, SPEAKERS, SynthJob, Voice, read_flac, synthesize_all
 from espnet2_speecht5.data.audio import write_flac
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import atomic_write_text
 from espnet2_speecht5.data.splits import tail_split
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 VERSION = 1
 STAMP = ".done"
@@ -71,8 +72,6 @@ OWN_ENTRIES = {
     STAMP,
     ".lock",
 }
-PathLike = Union[str, Path]
-
 
 @dataclass(frozen=True)
 class MiniConfig:

@@ -20,10 +20,9 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import naming_the_file
-
-PathLike = Union[str, Path]
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 
 @dataclass

@@ -14,11 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import (
-    REQUIRED_FILES,
     UTTERANCE_FILES,
-    PathLike,
     atomic_write_text,
     iter_lines,
     present_utterance_files,
@@ -26,6 +23,8 @@ from espnet2_speecht5.data.kaldi_dir import (
     utt2spk_to_spk2utt,
     write_map,
 )
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 BACKUP_DIR = ".backup"
 DirFiles = Dict[str, Dict[str, str]]  # file name -> {utt: value}
@@ -158,22 +157,20 @@ def detect_task(data_dir: PathLike) -> str:
     return "sid"
 
 
-def fix_data_dir(data_dir: PathLike, task: Optional[str] = None) -> FixReport:
+def fix_data_dir(data_dir: PathLike, task: str, required_files: Sequence[str]) -> FixReport:
     """Sort every file and keep only the utterances that every per-utterance file has, with a value.
 
-    Files the task requires must exist (``spk2utt`` may be missing: it is regenerated).  The
-    originals go to ``DIR/.backup/``, and ``DIR/.backup/removed.txt`` lists ``<utt> <reason>``
+    Files the task requires (``required_files``, its recipe's) must exist (``spk2utt`` may be
+    missing: it is regenerated).  The originals go to ``DIR/.backup/``, and
+    ``DIR/.backup/removed.txt`` lists ``<utt> <reason>``
     for every removed utterance.
 
     Raises:
-        DataError: an unknown task, a missing required file, a duplicate id, unreadable data,
+        DataError: a missing required file, a duplicate id, unreadable data,
             or no utterance left.
     """
     data_dir = Path(data_dir)
-    task = task or detect_task(data_dir)
-    if task not in REQUIRED_FILES:
-        raise DataError(f"unknown task '{task}' (choose one of: {', '.join(REQUIRED_FILES)})")
-    for name in REQUIRED_FILES[task]:
+    for name in required_files:
         if name != "spk2utt" and not (data_dir / name).is_file():
             if name == "utt2spk" and (data_dir / "spk2utt").is_file():
                 continue

@@ -19,8 +19,9 @@ import zipfile
 from pathlib import Path
 from typing import Optional
 
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.kaldi_dir import PathLike, atomic_write_text
+from espnet2_speecht5.data.kaldi_dir import atomic_write_text
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 logger = logging.getLogger("download")
 

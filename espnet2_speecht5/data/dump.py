@@ -33,11 +33,9 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from tqdm import tqdm
 
 from espnet2_speecht5.data.audio import AudioSource, read_audio, resample, to_mono, write_flac
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import (
     AUDIO_FILES,
     UTTERANCE_FILES,
-    PathLike,
     atomic_write_text,
     iter_lines,
     naming_the_file,
@@ -45,6 +43,8 @@ from espnet2_speecht5.data.kaldi_dir import (
     write_map,
     write_spk2utt,
 )
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 logger = logging.getLogger(__name__)
 

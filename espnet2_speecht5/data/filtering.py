@@ -24,15 +24,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet2_speecht5.data.dump import length_file, write_pairs
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.kaldi_dir import (
-    AUDIO_FILES,
-    UTTERANCE_FILES,
-    PathLike,
-    atomic_write_text,
-    iter_lines,
-    write_spk2utt,
-)
+from espnet2_speecht5.data.kaldi_dir import AUDIO_FILES, UTTERANCE_FILES, atomic_write_text, iter_lines, write_spk2utt
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Mapping, Tuple, Union
 
-from espnet2_speecht5.data.errors import DataError
-
-PathLike = Union[str, Path]
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 # Per-utterance files a data directory may hold (``spk2utt`` is per speaker).
 UTTERANCE_FILES = (
@@ -29,16 +28,6 @@ UTTERANCE_FILES = (
 )
 AUDIO_FILES = ("wav.scp", "wav_tgt.scp")
 
-REQUIRED_FILES: Dict[str, Tuple[str, ...]] = {
-    "asr": ("wav.scp", "text", "utt2spk", "spk2utt"),
-    "tts": ("wav.scp", "text", "utt2spk", "spk2utt"),
-    "st": ("wav.scp", "text", "text.tgt", "utt2spk", "spk2utt"),
-    "vc": ("wav.scp", "wav_tgt.scp", "utt2spk", "spk2utt", "utt2spk_tgt"),
-    "se": ("wav.scp", "wav_tgt.scp", "utt2spk", "spk2utt"),
-    "sid": ("wav.scp", "utt2spk", "spk2utt"),
-    "pretrain": ("wav.scp", "utt2spk", "spk2utt"),
-}
-TASKS = tuple(REQUIRED_FILES)
 
 
 def iter_lines(path: PathLike) -> Iterator[Tuple[int, str, str]]:

@@ -17,16 +17,16 @@ import shutil
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import (
     AUDIO_FILES,
     UTTERANCE_FILES,
-    PathLike,
     present_utterance_files,
     read_map,
     write_map,
     write_spk2utt,
 )
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 logger = logging.getLogger(__name__)
 

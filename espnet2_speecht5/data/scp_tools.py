@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Set, Tuple
 
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.kaldi_dir import PathLike, atomic_write_text, iter_lines, read_map
+from espnet2_speecht5.data.kaldi_dir import atomic_write_text, iter_lines, read_map
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 
 def read_raw_lines(path: PathLike) -> Iterator[Tuple[int, str]]:

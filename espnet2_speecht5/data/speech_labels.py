@@ -21,7 +21,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 
 SAMPLE_RATE = 16000  # the audio rate the labels are made at
 FRAME_HOP = 320  # samples between encoder frames: 50 Hz at 16 kHz

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.kaldi_dir import UTTERANCE_FILES, PathLike, write_map, write_spk2utt
+from espnet2_speecht5.data.kaldi_dir import UTTERANCE_FILES, write_map, write_spk2utt
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 SET_NAMES = ("train", "dev", "test")
 

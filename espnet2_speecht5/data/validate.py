@@ -9,17 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.kaldi_dir import (
-    AUDIO_FILES,
-    REQUIRED_FILES,
-    TASKS,
-    PathLike,
-    iter_lines,
-    present_utterance_files,
-)
+from espnet2_speecht5.data.kaldi_dir import AUDIO_FILES, iter_lines, present_utterance_files
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 EXPECTED_RATE = 16000
 TEXT_FILES = ("text", "text.tgt")
@@ -177,18 +171,18 @@ def _check_audio(data_dir: Path, files: Dict[str, Entries], report: ValidationRe
                 report.multichannel += 1
 
 
-def validate_data_dir(data_dir: PathLike, task: str, check_audio: bool = False) -> ValidationReport:
-    """Check ``data_dir`` for ``task`` (one of :data:`TASKS`).
+def validate_data_dir(
+    data_dir: PathLike, task: str, required_files: Sequence[str], check_audio: bool = False
+) -> ValidationReport:
+    """Check ``data_dir`` for ``task``, whose directories have ``required_files`` (its recipe's).
 
     Raises:
         DataError: the first defect found, naming the file, line and utterance.
     """
-    if task not in TASKS:
-        raise DataError(f"unknown task '{task}' (choose one of: {', '.join(TASKS)})")
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataError("data directory does not exist", data_dir)
-    for name in REQUIRED_FILES[task]:
+    for name in required_files:
         if not (data_dir / name).is_file():
             raise DataError(f"required file for task {task} does not exist", data_dir / name)
     names = present_utterance_files(data_dir)

@@ -19,7 +19,7 @@ from typing import Any, Optional, Tuple
 
 import torch
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 
 KILL_ENV = "SPEECHT5_KILL_RANK"
 

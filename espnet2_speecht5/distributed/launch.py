@@ -25,8 +25,8 @@ import time
 from dataclasses import dataclass
 from typing import IO, List, Optional, Sequence, Tuple
 
-from espnet2_speecht5.data.jobs import _stop_with_parent
 from espnet2_speecht5.distributed.ranks import RankEnv
+from espnet2_speecht5.runtime.jobs import _stop_with_parent
 
 PROG = "ddp_launch"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 
 DEVICES = ("cpu", "gpu")
 FIRST_PORT = 10000  # master ports come from [FIRST_PORT, FIRST_PORT + PORT_SPAN): below Linux's ephemeral range

@@ -21,8 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.jobs import (
+from espnet2_speecht5.distributed.ranks import espnet_rank_args, rank_envs, slurm_node
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.jobs import (
     JobRequest,
     JobResult,
     SlurmOptions,
@@ -31,7 +32,6 @@ from espnet2_speecht5.data.jobs import (
     shell_command,
     write_slurm_script,
 )
-from espnet2_speecht5.distributed.ranks import espnet_rank_args, rank_envs, slurm_node
 
 LAUNCHER = ["python", "-m", "espnet2_speecht5.bin.ddp_launch"]
 DRY_RUN_JOB_ID = "4242"  # placeholders for the dry run: what sbatch would assign

@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple
 
-PathLike = Union[str, Path]
+from espnet2_speecht5.runtime.types import PathLike
 
 TASK_INFO: Dict[str, Dict[str, str]] = {
     "asr": {

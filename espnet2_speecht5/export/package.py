@@ -16,13 +16,13 @@ import tempfile
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import yaml
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
-PathLike = Union[str, Path]
 # Config values that only matter while training: their files stay out of the zip.
 TRAINING_ONLY_KEYS = frozenset(
     {
@@ -186,10 +186,10 @@ def _unpacked_file_values(config: Dict[str, Any], names: List[str]) -> Iterator[
 def extract(zip_path: PathLike, outdir: PathLike) -> List[str]:
     """Unzip ``zip_path`` into ``outdir`` as it is (the layout Hugging Face model repos of ESPnet use).
 
-    The archive is checked first (:func:`espnet2_speecht5.export.archive.verify_archive`: member
+    The archive is checked first (:func:`espnet2_speecht5.checkpoint.archive.verify_archive`: member
     names, symlinks, meta.yaml, checksums), so nothing is written for a refused archive.
     """
-    from espnet2_speecht5.export.archive import verify_archive
+    from espnet2_speecht5.checkpoint.archive import verify_archive
 
     verify_archive(zip_path)
     outdir = Path(outdir)

@@ -11,7 +11,7 @@ Files written at the top of the folder (beside the ESPnet model-zoo files, which
 * ``tokens.txt``: the token list in *network* id order (line i = the token of network id i).
 
 ESPnet ids and network ids differ by one swap (ESPnet ``<blank>`` 0 / ``<unk>`` 1 become network
-ids 1 / 0, see :func:`espnet2_speecht5.models.asr.id_permutation`), so ESPnet's token list cannot
+ids 1 / 0, see :func:`espnet2_speecht5.models.common.id_permutation`), so ESPnet's token list cannot
 be used as it is to read transformers' outputs. The ASR model's CTC head has no transformers
 counterpart and is left out. No ``SpeechT5Tokenizer`` is written: our token lists are ESPnet's
 (characters, words, or sentencepiece pieces ordered by frequency), whose ids never equal the ids
@@ -23,30 +23,26 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple, Union
+from typing import Any, Dict, List, Sequence, Tuple
 
 import torch
 import yaml
 
 from espnet2_speecht5.checkpoint.convert import write_hf_folder
 from espnet2_speecht5.checkpoint.io import save_text
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.checkpoint.pack_keys import pack_keys, packed_kind
 from espnet2_speecht5.features.log_mel import FMAX, FMIN, HOP_LENGTH, MEL_FLOOR, N_FFT, SAMPLE_RATE, WIN_LENGTH, WINDOW
-from espnet2_speecht5.models.asr import id_permutation
+from espnet2_speecht5.models.common import id_permutation
 from espnet2_speecht5.nets.config import SpeechT5Config
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
-PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
 
 # task -> (our network kind, the transformers class that loads it)
 TRANSFORMERS_TASKS: Dict[str, Tuple[str, str]] = {
     "asr": ("s2t", "SpeechT5ForSpeechToText"),
     "tts": ("t2s", "SpeechT5ForTextToSpeech"),
-}
-# task -> the meta.yaml keys of the training config and the model file (espnet2.bin.pack's names)
-META_KEYS: Dict[str, Tuple[str, str]] = {
-    "asr": ("asr_train_config", "asr_model_file"),
-    "tts": ("train_config", "model_file"),
 }
 TRANSFORMERS_FILES = (
     "config.json",
@@ -77,7 +73,7 @@ def espnet_files_from_meta(folder: PathLike, task: str) -> Tuple[Path, Path]:
     if not meta_path.is_file():
         raise DataError("does not exist: not a model-zoo folder", meta_path)
     meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
-    config_key, model_key = META_KEYS[task]
+    config_key, model_key = pack_keys(packed_kind(meta))
     config = (meta.get("yaml_files") or {}).get(config_key)
     model = (meta.get("files") or {}).get(model_key)
     if not config or not model:
@@ -102,7 +98,7 @@ def load_trained_model(task: str, train_config: PathLike, model_file: PathLike) 
         from espnet2_speecht5.tasks.asr import ASRTask as Task
     else:
         from espnet2_speecht5.tasks.tts import TTSTask as Task
-    from espnet2_speecht5.scoring.weights import load_weights
+    from espnet2_speecht5.checkpoint.weights import load_weights
 
     model, args = Task.build_model_from_file(train_config, None, "cpu")
     load_weights(model, model_file)

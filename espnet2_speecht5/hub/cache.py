@@ -16,9 +16,9 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional
 
-PathLike = Union[str, Path]
+from espnet2_speecht5.runtime.types import PathLike
 
 
 def default_cache_dir() -> Path:

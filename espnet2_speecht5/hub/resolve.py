@@ -26,8 +26,9 @@ from typing import Any, Dict, Iterable, Optional, Union
 
 import yaml
 
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.hub.cache import PathLike, cache_root, offline_mode, short_hash
+from espnet2_speecht5.hub.cache import cache_root, offline_mode, short_hash
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def converted_transformers(folder: Path, task: str, cache_dir: Optional[PathLike
 
 
 def _from_zip(tag: str, path: Path, cache: Path) -> ResolvedModel:
-    from espnet2_speecht5.export.archive import unpack_verified
+    from espnet2_speecht5.checkpoint.archive import unpack_verified
 
     files = unpack_verified(path, cache / "zips")
     root = _meta_root(Path(next(iter(files.values()))))
@@ -147,7 +148,7 @@ def _from_folder(tag: str, folder: Path, cache: Path) -> ResolvedModel:
 
 def _espnet_folder_files(folder: Path, cache: Path) -> Dict[str, str]:
     """meta.yaml's files, with each config copied into the cache and its relative paths made absolute."""
-    from espnet2_speecht5.export.archive import verify_folder
+    from espnet2_speecht5.checkpoint.archive import verify_folder
 
     meta = verify_folder(folder)
     out = cache / "folders" / short_hash(str(folder))

@@ -11,7 +11,7 @@ dict (``model.safetensors``).
 their piece id (``<s>`` 0, ``<pad>`` 1, ``</s>`` 2, ``<unk>`` 3, characters after them), then the
 added tokens (``<mask>``, ``<ctc_blank>``) at the ids the tokenizer files give. Our models speak
 ESPnet ids (``<blank>`` 0, ``<unk>`` 1, ..., ``<sos/eos>`` V - 1) and their networks ESPnet ids
-with 0 and 1 swapped (:func:`espnet2_speecht5.models.asr.id_permutation`). The token list is:
+with 0 and 1 swapped (:func:`espnet2_speecht5.models.common.id_permutation`). The token list is:
 
 * ``<blank>`` <- the model's padding token (network id 1, transformers' ``pad_token_id``, so the
   sinusoidal positions, which count from the padding id, stay the same);
@@ -46,18 +46,18 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
 from espnet2_speecht5.checkpoint.convert import check_state, read_hf_folder
 from espnet2_speecht5.checkpoint.io import CheckpointError, save_safetensors, save_text
-from espnet2_speecht5.models.asr import NET_PAD_ID, id_permutation
+from espnet2_speecht5.checkpoint.pack_keys import pack_keys
+from espnet2_speecht5.models.common import NET_PAD_ID, id_permutation
 from espnet2_speecht5.nets.config import SpeechT5Config
+from espnet2_speecht5.runtime.types import PathLike
 
 logger = logging.getLogger(__name__)
-
-PathLike = Union[str, Path]
 
 ARCHITECTURE_TASKS = {
     "SpeechT5ForSpeechToText": "asr",
@@ -71,7 +71,8 @@ MARKER = "transformers_import.json"
 MARKER_VERSION = 1
 CONFIG_NAME = "config.yaml"
 MODEL_NAME = "model.safetensors"
-OUTPUT_KEYS = {"asr": ("asr_train_config", "asr_model_file"), "tts": ("train_config", "model_file")}
+# the transformers classes this converter turns into an ESPnet task folder: task -> ESPnet's pack kind
+CONVERTIBLE = {"asr": "asr", "tts": "tts"}
 # rows indexed by token id, in our network's key names
 VOCAB_KEYS = (
     "text_prenet.embed_tokens.weight",
@@ -282,7 +283,7 @@ def permute_vocab_rows(state: Dict[str, torch.Tensor], rows: torch.Tensor) -> Di
 
 def _net_conf(cfg: SpeechT5Config) -> Dict[str, Any]:
     """Our ``net_conf``: every network field of ``cfg`` except those the token list decides."""
-    from espnet2_speecht5.tasks.asr import NET_CONF_RESERVED
+    from espnet2_speecht5.tasks.common import NET_CONF_RESERVED
 
     values = {k: v for k, v in cfg.to_dict().items() if k not in NET_CONF_RESERVED}
     return {"size": "base", **values}
@@ -290,7 +291,7 @@ def _net_conf(cfg: SpeechT5Config) -> Dict[str, Any]:
 
 def _task_class(task: str) -> Any:
     """ASRTask or TTSTask, imported without ESPnet's start-up noise (nltk download attempts)."""
-    from espnet2_speecht5.bin.quiet_imports import quiet_espnet
+    from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
 
     with quiet_espnet():
         if task == "asr":
@@ -356,7 +357,7 @@ def source_fingerprint(folder: PathLike) -> Dict[str, Any]:
 
 
 def _outputs(task: str, outdir: Path) -> Dict[str, str]:
-    config_key, model_key = OUTPUT_KEYS[task]
+    config_key, model_key = pack_keys(CONVERTIBLE[task])
     return {config_key: str(outdir / CONFIG_NAME), model_key: str(outdir / MODEL_NAME)}
 
 
@@ -372,7 +373,7 @@ def cached_conversion(folder: PathLike, outdir: PathLike) -> Optional[Dict[str, 
         return None
     if not isinstance(record, dict) or record.get("version") != MARKER_VERSION:
         return None
-    if record.get("fingerprint") != source_fingerprint(folder) or record.get("task") not in OUTPUT_KEYS:
+    if record.get("fingerprint") != source_fingerprint(folder) or record.get("task") not in CONVERTIBLE:
         return None
     outputs = _outputs(record["task"], outdir.resolve())
     if not all(Path(p).is_file() for p in outputs.values()) or not (outdir / SPM_FILE).is_file():
@@ -507,7 +508,7 @@ def convert_transformers_folder(folder: PathLike, outdir: PathLike) -> Dict[str,
     folder = Path(folder).resolve()
     outdir = Path(outdir).absolute()
     task = transformers_task(folder)
-    if task not in OUTPUT_KEYS:
+    if task not in CONVERTIBLE:
         raise CheckpointError(
             f"a SpeechT5ForSpeechToSpeech ({task}) folder has no ESPnet task config here; read it with "
             "espnet2_speecht5.checkpoint.convert.read_hf_folder",

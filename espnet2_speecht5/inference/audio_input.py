@@ -17,8 +17,9 @@ import soundfile as sf
 import torch
 
 from espnet2_speecht5.data.audio import AudioSource, read_audio, resample, to_mono
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.kaldi_dir import PathLike, iter_lines
+from espnet2_speecht5.data.kaldi_dir import iter_lines
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 logger = logging.getLogger(__name__)
 

@@ -18,14 +18,14 @@ from __future__ import annotations
 import argparse
 import zlib
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import yaml
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
-PathLike = Union[str, Path]
 # reported term -> the weight it is averaged with
 SPEECH_TERMS = {"acc_mlm": "masked_frames", "loss_mlm": "masked_frames", "loss_mel_l1": "frames",
                 "loss_stop_bce": "frames"}
@@ -35,7 +35,7 @@ COUNTS = ("utterances", "frames", "masked_frames", "sentences", "tokens")
 
 def load_pretrain_model(train_config: PathLike, model_file: PathLike, device: str = "cpu") -> Tuple[Any, Any]:
     """(model in eval mode, training args) from a pre-training ``config.yaml`` and weights (read weights-only)."""
-    from espnet2_speecht5.scoring.weights import load_weights
+    from espnet2_speecht5.checkpoint.weights import load_weights
     from espnet2_speecht5.tasks.pretrain import PretrainTask
 
     for path, what in ((train_config, "training config"), (model_file, "model file")):

@@ -20,10 +20,11 @@ from typing import Any, List, Optional, Tuple
 
 import torch
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.inference.audio_input import AudioInput, load_input_audio
-from espnet2_speecht5.inference.speech2text import PathLike, load_asr_model
+from espnet2_speecht5.inference.speech2text import load_asr_model
 from espnet2_speecht5.models.asr import SpeechT5ASRModel
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 SPECIAL_TOKENS = ("<blank>", "<unk>", "<sos/eos>")
 

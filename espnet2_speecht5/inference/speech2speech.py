@@ -28,11 +28,11 @@ import numpy as np
 import torch
 
 from espnet2_speecht5.checkpoint.convert import check_state, read_hf_folder, read_ours
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.inference.audio_input import AudioInput, load_input_audio
-from espnet2_speecht5.inference.speech2text import PathLike
 from espnet2_speecht5.nets.compositions import SpeechToSpeech, build_network
-from espnet2_speecht5.nets.greedy import generate_speech
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
+from espnet2_speecht5.search.greedy import generate_speech
 
 SpeakerInput = Union[None, str, Path, np.ndarray, torch.Tensor]
 WEIGHT_SUFFIXES = (".pth", ".safetensors")
@@ -61,7 +61,7 @@ class Speech2Speech:
     Args:
         model: a transformers ``SpeechT5ForSpeechToSpeech`` folder, or our s2s checkpoint.
         device: ``cpu`` or ``cuda``.
-        threshold, minlenratio, maxlenratio: stop rule of :func:`~espnet2_speecht5.nets.greedy.generate_speech`.
+        threshold, minlenratio, maxlenratio: stop rule of :func:`~espnet2_speecht5.search.greedy.generate_speech`.
         vocoder, vocoder_file: ``griffin_lim`` (default) or ``hifigan`` with its folder/checkpoint.
         prenet_dropout: keep the decoder pre-net dropout on while generating (SpeechT5 does).
         seed: seeds that dropout, so that a run is reproducible.

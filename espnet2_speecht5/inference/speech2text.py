@@ -28,13 +28,13 @@ from espnet.nets.scorers.length_bonus import LengthBonus
 from espnet2.text.build_tokenizer import build_tokenizer
 from espnet2.text.token_id_converter import TokenIDConverter
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.inference.audio_input import AudioInput, load_input_audio
 from espnet2_speecht5.models.asr import SpeechT5ASRModel
-from espnet2_speecht5.models.asr_scorer import SpeechT5DecoderScorer
-from espnet2_speecht5.models.ctc_prefix_scorer import ScanCTCPrefixScorer
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
+from espnet2_speecht5.search.asr_scorer import SpeechT5DecoderScorer
+from espnet2_speecht5.search.ctc_prefix_scorer import ScanCTCPrefixScorer
 
-PathLike = Union[str, Path]
 Result = Tuple[Optional[str], List[str], List[int], Hypothesis]
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def load_asr_model(config: PathLike, model_file: Optional[PathLike], device: str
     # (ESPnet's own loader unpickles the whole file, code included).
     model, args = ASRTask.build_model_from_file(config, None, device)
     if model_file is not None:
-        from espnet2_speecht5.scoring.weights import load_weights
+        from espnet2_speecht5.checkpoint.weights import load_weights
 
         load_weights(model, model_file)
         model.to(device)

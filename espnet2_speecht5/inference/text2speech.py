@@ -2,7 +2,7 @@
 
 Text is tokenised with the training configuration's tokenizer; characters outside the token
 list become ``<unk>`` and are named in one warning per call. Generation runs a batch of
-utterances at once on the decoder's key/value cache (:func:`~espnet2_speecht5.nets.greedy.generate_speech`),
+utterances at once on the decoder's key/value cache (:func:`~espnet2_speecht5.search.greedy.generate_speech`),
 stopping each one when its stop probabilities reach ``threshold`` (within the min/max length
 ratios). A vocoder (Griffin-Lim by default, or HiFi-GAN) turns the log-mel into a waveform.
 
@@ -27,10 +27,11 @@ from espnet2.text.build_tokenizer import build_tokenizer
 from espnet2.text.cleaner import TextCleaner
 from espnet2.text.token_id_converter import TokenIDConverter
 
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.inference.speech2text import PathLike, require_file
+from espnet2_speecht5.checkpoint.weights import load_weights
+from espnet2_speecht5.inference.speech2text import require_file
 from espnet2_speecht5.models.tts import SpeechT5TTSModel
-from espnet2_speecht5.scoring.weights import load_weights
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 logger = logging.getLogger(__name__)
 # tokens that carry no sound of their own: a text of these and unknown ones is refused

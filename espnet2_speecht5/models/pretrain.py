@@ -35,8 +35,8 @@ that starts where the frame starts; of ``N`` labels, ``ceil(N / k)`` land on fra
 whose count of those and frame count differ (by at most ``label_length_tolerance``) is cut to the
 shorter: the waveform length is reduced so that the conv stack yields exactly that many frames.
 
-**Token ids** follow the ASR model (:mod:`espnet2_speecht5.models.asr`), so a pre-trained model
-and a fine-tuned one with the same token list share embeddings; the token list must hold
+**Token ids** are those of all the models (:mod:`espnet2_speecht5.models.common`), so a pre-trained
+model and a fine-tuned one with the same token list share embeddings; the token list must hold
 ``<mask>``.
 
 **Randomness**: span masks, text noise, Gumbel noise and the codebook mixing all draw from
@@ -52,17 +52,15 @@ gradient accumulation and updates skipped for a non-finite gradient do not move 
 
 from __future__ import annotations
 
-import inspect
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from espnet2.torch_utils.device_funcs import force_gatherable
-from espnet2.train.abs_espnet_model import AbsESPnetModel
 from torch import nn
 
 from espnet2_speecht5.features.log_mel import build_log_mel
-from espnet2_speecht5.models.asr import asr_net_config, espnet_to_net_ids, id_permutation
+from espnet2_speecht5.models.common import SpeechT5Model, decoder_io, espnet_net_config, make_targets
 from espnet2_speecht5.models.pretrain_losses import (
     feature_penalty,
     masked_prediction_loss,
@@ -70,7 +68,6 @@ from espnet2_speecht5.models.pretrain_losses import (
     stop_bce_loss,
     text_ce_loss,
 )
-from espnet2_speecht5.models.tts import make_targets
 from espnet2_speecht5.nets.config import SpeechT5Config
 from espnet2_speecht5.nets.joint import JointNetwork
 from espnet2_speecht5.nets.masked_prediction import MaskedPredictionHead
@@ -103,7 +100,7 @@ def bert_init_(module: nn.Module) -> None:
                     sub.weight[sub.padding_idx].zero_()
 
 
-class SpeechT5PretrainModel(AbsESPnetModel):
+class SpeechT5PretrainModel(SpeechT5Model):
     """Joint speech/text pre-training on :class:`~espnet2_speecht5.nets.joint.JointNetwork`.
 
     Args:
@@ -165,7 +162,6 @@ class SpeechT5PretrainModel(AbsESPnetModel):
         share_text_embeddings: bool = True,
         bert_init: bool = True,
     ) -> None:
-        super().__init__()
         weights = dict(
             mlm_weight=mlm_weight,
             unmasked_weight=unmasked_weight,
@@ -184,7 +180,8 @@ class SpeechT5PretrainModel(AbsESPnetModel):
             raise ValueError(f"vocab_size {vocab_size} differs from the token list size {len(token_list)}")
         if len(latent_temp) != 3:
             raise ValueError(f"latent_temp must be (max, min, decay), got {list(latent_temp)}")
-        cfg = asr_net_config(net_config, vocab_size).replace(
+        super().__init__(vocab_size, token_list)
+        cfg = espnet_net_config(net_config, vocab_size).replace(
             mask_time_prob=mask_prob, mask_time_length=mask_length, mask_time_min_masks=mask_min_spans
         )
         frame_rate = sample_rate / cfg.samples_per_frame
@@ -197,8 +194,6 @@ class SpeechT5PretrainModel(AbsESPnetModel):
             )
         self.label_rate = float(label_rate)
         self.labels_per_frame = int(round(ratio))  # k: encoder frame t is trained on label k t
-        self.vocab_size = vocab_size
-        self.token_list = list(token_list)
         self.sos = self.eos = vocab_size - 1
         self.mask_id = self.token_list.index(mask_token)
         specials = {0, 1, self.mask_id, self.eos}
@@ -224,14 +219,7 @@ class SpeechT5PretrainModel(AbsESPnetModel):
         if bert_init:
             bert_init_(self)
         self.feats_extract = build_log_mel()
-        self.register_buffer("id_perm", id_permutation(vocab_size), persistent=False)
         self.generator: Optional[torch.Generator] = None
-
-    @classmethod
-    def conf_keys(cls) -> List[str]:
-        """The keys ``--model_conf`` may set."""
-        params = inspect.signature(cls.__init__).parameters
-        return [name for name in params if name not in ("self", "vocab_size", "token_list", "net_config")]
 
     @property
     def cfg(self) -> SpeechT5Config:
@@ -367,23 +355,17 @@ class SpeechT5PretrainModel(AbsESPnetModel):
 
     def decoder_io(self, text: torch.Tensor, text_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """text (B, N) padded with -1 -> decoder input ``[sos, y]`` and target ``[y, eos]``, (B, N + 1)."""
-        batch = text.size(0)
-        text = text[:, : int(text_lengths.max())].long()
-        ys_in = torch.cat([text.new_full((batch, 1), self.sos), text], dim=1)
-        ys_out = torch.cat([text, text.new_full((batch, 1), -1)], dim=1)
-        ys_out[torch.arange(batch, device=text.device), text_lengths.long()] = self.eos
-        return ys_in, ys_out
+        return decoder_io(text, text_lengths, self.sos, self.eos)
 
     def text_terms(
         self, text: torch.Tensor, text_lengths: torch.Tensor
     ) -> Tuple[Dict[str, torch.Tensor], Stats, Optional[QuantizerOutput]]:
         """The text-batch loss term (unweighted) and accuracy; see the module docstring."""
         noised, noised_lengths = self.noise_text(text, text_lengths)
-        hidden, valid = self.net.encode_text(espnet_to_net_ids(noised, self.id_perm), noised_lengths)
+        hidden, valid = self.net.encode_text(self.to_net_ids(noised), noised_lengths)
         memory, quantised = self.mix_codes(hidden, valid)
         ys_in, ys_out = self.decoder_io(text, text_lengths)
-        logits = self.net.decode_text(memory, valid, espnet_to_net_ids(ys_in, self.id_perm))
-        logits = logits.index_select(-1, self.id_perm)  # network order -> ESPnet order
+        logits = self.net_logits_to_espnet(self.net.decode_text(memory, valid, self.to_net_ids(ys_in)))
         loss, accuracy = text_ce_loss(logits, ys_out)
         return {"loss_text_ce": loss}, {"acc_text": accuracy}, quantised
 

@@ -17,67 +17,27 @@ attention loss is ESPnet's ``GuidedMultiHeadAttentionLoss`` on the first ``guide
 cross-attention heads of every decoder block (SpeechT5's choice; sigma 0.4). Target lengths are
 cut down to a multiple of the reduction factor, and the stop label is 1 on the last kept frame.
 
-**Token ids** follow the ASR model (:mod:`espnet2_speecht5.models.asr`): ESPnet's token list in,
-one swap of ids 0 and 1 to reach the network's numbering (network padding id 1).
+**Token ids** are those of all the models (:mod:`espnet2_speecht5.models.common`): ESPnet's token
+list in, one swap of ids 0 and 1 to reach the network's numbering (network padding id 1).
 """
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from espnet.nets.pytorch_backend.e2e_tts_tacotron2 import Tacotron2Loss
 from espnet.nets.pytorch_backend.e2e_tts_transformer import GuidedMultiHeadAttentionLoss
 from espnet2.torch_utils.device_funcs import force_gatherable
-from espnet2.train.abs_espnet_model import AbsESPnetModel
-from torch import nn
 
 from espnet2_speecht5.features.log_mel import build_log_mel
-from espnet2_speecht5.models.asr import AttentionProbe, asr_net_config, espnet_to_net_ids, id_permutation
-from espnet2_speecht5.nets.compositions import TextToSpeech, shift_mel_right
+from espnet2_speecht5.models.common import AttentionProbes, SpeechT5Model, espnet_net_config, make_targets
+from espnet2_speecht5.nets.compositions import TextToSpeech
 from espnet2_speecht5.nets.config import SpeechT5Config
-from espnet2_speecht5.nets.greedy import GeneratedSpeech, generate_speech
+from espnet2_speecht5.search.greedy import GeneratedSpeech, generate_speech
 
 
-@dataclass
-class TTSTargets:
-    """Teacher-forcing inputs and targets of one batch.
-
-    mel: (B, T, 80) targets with T a multiple of r; lengths: (B,) frames (multiples of r);
-    prev_mel: (B, T / r, 80) decoder inputs; steps: (B,) decoder steps; stop: (B, T) labels.
-    """
-
-    mel: torch.Tensor
-    lengths: torch.Tensor
-    prev_mel: torch.Tensor
-    steps: torch.Tensor
-    stop: torch.Tensor
-
-
-def make_targets(mel: torch.Tensor, mel_lengths: torch.Tensor, reduction_factor: int) -> TTSTargets:
-    """Cut each target to a multiple of r, build the shifted decoder input and the stop labels.
-
-    Args:
-        mel: (B, T', 80) log-mel frames, zero-padded; mel_lengths: (B,) frames.
-        reduction_factor: frames per decoder step (r).
-
-    Raises:
-        ValueError: an utterance shorter than r frames.
-    """
-    r = reduction_factor
-    if bool((mel_lengths < r).any()):
-        raise ValueError(f"every target needs at least {r} mel frames (reduction factor); got {mel_lengths.tolist()}")
-    lengths = mel_lengths - mel_lengths % r
-    mel = mel[:, : int(lengths.max())]
-    mel = mel * (torch.arange(mel.size(1), device=mel.device)[None, :] < lengths[:, None]).unsqueeze(-1)
-    stop = torch.zeros(mel.shape[:2], dtype=mel.dtype, device=mel.device)
-    stop[torch.arange(mel.size(0), device=mel.device), lengths - 1] = 1.0
-    return TTSTargets(mel, lengths, shift_mel_right(mel, r), lengths // r, stop)
-
-
-class SpeechT5TTSModel(AbsESPnetModel):
+class SpeechT5TTSModel(SpeechT5Model):
     """Text-to-speech on :class:`TextToSpeech` with L1 + stop BCE + guided attention losses.
 
     Args:
@@ -111,7 +71,6 @@ class SpeechT5TTSModel(AbsESPnetModel):
         use_speaker_embedding: bool = True,
         prenet_dropout_at_inference: bool = True,
     ) -> None:
-        super().__init__()
         for name, value in (
             ("l1_weight", l1_weight),
             ("bce_weight", bce_weight),
@@ -119,8 +78,7 @@ class SpeechT5TTSModel(AbsESPnetModel):
         ):
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
-        self.vocab_size = vocab_size
-        self.token_list = list(token_list) if token_list is not None else None
+        super().__init__(vocab_size, token_list)
         self.eos = vocab_size - 1
         self.l1_weight = l1_weight
         self.bce_weight = bce_weight
@@ -129,19 +87,12 @@ class SpeechT5TTSModel(AbsESPnetModel):
         self.append_eos = append_eos
         self.use_speaker_embedding = use_speaker_embedding
         self.net = TextToSpeech(
-            asr_net_config(net_config, vocab_size), always_prenet_dropout=prenet_dropout_at_inference
+            espnet_net_config(net_config, vocab_size), always_prenet_dropout=prenet_dropout_at_inference
         )
         self.feats_extract = build_log_mel()
         self.criterion = Tacotron2Loss(use_masking=True, use_weighted_masking=False, bce_pos_weight=bce_pos_weight)
         self.attn_criterion = GuidedMultiHeadAttentionLoss(sigma=guided_attn_sigma, alpha=1.0)
-        self.register_buffer("id_perm", id_permutation(vocab_size), persistent=False)
-        self.cross_attention = nn.ModuleList([AttentionProbe() for _ in range(self.net.cfg.decoder_layers)])
-
-    @classmethod
-    def conf_keys(cls) -> List[str]:
-        """The keys ``--model_conf`` may set."""
-        params = inspect.signature(cls.__init__).parameters
-        return [name for name in params if name not in ("self", "vocab_size", "token_list", "net_config")]
+        self.cross_attention = AttentionProbes(self.net.cfg.decoder_layers)
 
     @property
     def reduction_factor(self) -> int:
@@ -155,7 +106,7 @@ class SpeechT5TTSModel(AbsESPnetModel):
             text = torch.cat([text, text.new_full((text.size(0), 1), -1)], dim=1)
             text[torch.arange(text.size(0), device=text.device), text_lengths] = self.eos
             text_lengths = text_lengths + 1
-        return espnet_to_net_ids(text, self.id_perm), text_lengths
+        return self.to_net_ids(text), text_lengths
 
     def speaker(self, spembs: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
         """(B, 512) x-vectors, or None when the model does not use them; checks they are given."""
@@ -203,7 +154,7 @@ class SpeechT5TTSModel(AbsESPnetModel):
         targets = make_targets(feats, feats_lengths, self.reduction_factor)
         tokens, token_lengths = self.net_tokens(text, text_lengths)
         guided = self.guided_attn_weight > 0
-        plotting = not self.training and any(probe.wanted for probe in self.cross_attention)
+        plotting = not self.training and self.cross_attention.wanted
         out = self.net(
             tokens,
             token_lengths,
@@ -223,8 +174,7 @@ class SpeechT5TTSModel(AbsESPnetModel):
                 loss = loss + self.guided_attn_weight * attn
                 stats["attn_loss"] = attn.detach()
             if plotting:
-                for probe, weight in zip(self.cross_attention, out.cross_attentions):
-                    probe(weight)
+                self.cross_attention.record(out.cross_attentions)
         stats["loss"] = loss.detach()
         loss, stats, weight = force_gatherable((loss, stats, text.size(0)), loss.device)
         return loss, stats, weight

@@ -1,6 +1,7 @@
 """SpeechT5 as plain torch modules: pre-nets, the shared encoder-decoder, post-nets and compositions.
 
-Nothing here depends on ESPnet's task machinery; ``espnet2_speecht5.models`` builds on it.
+Nothing here depends on ESPnet's task machinery; ``espnet2_speecht5.search`` (decoding) and
+``espnet2_speecht5.models`` build on it.
 """
 
 from espnet2_speecht5.nets.attention import DecoderCache, MultiHeadAttention
@@ -17,14 +18,12 @@ from espnet2_speecht5.nets.compositions import (
 from espnet2_speecht5.nets.config import SpeechT5Config
 from espnet2_speecht5.nets.decoder import Decoder
 from espnet2_speecht5.nets.encoder import Encoder
-from espnet2_speecht5.nets.greedy import GeneratedSpeech, generate_speech, greedy_speech_to_text
 
 __all__ = [
     "Decoder",
     "DecoderCache",
     "Encoder",
     "EncoderOutput",
-    "GeneratedSpeech",
     "MultiHeadAttention",
     "SpeechOutput",
     "SpeechT5Config",
@@ -33,7 +32,5 @@ __all__ = [
     "TextOutput",
     "TextToSpeech",
     "build_network",
-    "generate_speech",
-    "greedy_speech_to_text",
     "shift_mel_right",
 ]

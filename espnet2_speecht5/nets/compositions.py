@@ -7,7 +7,7 @@ given as lengths (ESPnet's convention); ``None`` means nothing is padded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -213,3 +213,15 @@ def build_network(kind: str, cfg: SpeechT5Config) -> nn.Module:
     if kind not in NETWORKS:
         raise ValueError(f"unknown network kind {kind!r}; choose from {sorted(NETWORKS)}")
     return NETWORKS[kind](cfg)
+
+
+def network_parts(kind: str) -> Tuple[str, ...]:
+    """The parts (JointNetwork attribute names) of network ``kind``, read off the composition itself.
+
+    The network is built on the meta device, so this allocates no weights.
+    """
+    if kind not in NETWORKS:
+        raise ValueError(f"unknown network kind {kind!r}; choose from {sorted(NETWORKS)}")
+    with torch.device("meta"):
+        network = NETWORKS[kind](SpeechT5Config.tiny())
+    return tuple(name for name, _ in network.named_children())

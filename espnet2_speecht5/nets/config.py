@@ -16,7 +16,7 @@ from typing import Any, Dict, Tuple
 class SpeechT5Config:
     """Sizes, dropout rates and special token ids of the SpeechT5 network.
 
-    Field names follow the paper's vocabulary; :mod:`espnet2_speecht5.nets.hf_mapping`
+    Field names follow the paper's vocabulary; :mod:`espnet2_speecht5.checkpoint.hf_mapping`
     translates them to and from transformers' ``SpeechT5Config``.
     """
 

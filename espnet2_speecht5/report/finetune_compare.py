@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 
 INITS = ("pretrained", "scratch")
 _RUN_NAME = re.compile(r"^(?P<init>[a-z]+)_seed(?P<seed>\d+)$")
@@ -70,7 +70,7 @@ def read_error_rates(scores_json: Path) -> Dict[str, float]:
         raise DataError("no scores: run stages 9-10 for this run (rerun local/finetune_compare.sh)", scores_json)
     try:
         scores = json.loads(scores_json.read_text(encoding="utf-8"))
-        return {metric: float(scores[metric]["percent"]["Err"]) for metric in ("cer", "wer")}
+        return {metric: float(scores["metrics"][metric]) for metric in ("cer", "wer")}
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise DataError(f"not a stage-10 scores.json with cer and wer ({err.__class__.__name__}: {err})",
                         scores_json) from err

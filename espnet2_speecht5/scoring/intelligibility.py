@@ -11,15 +11,15 @@ against the reference transcripts exactly like stage 10 of ASR: ``score_cer/`` a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.checkpoint.weights import load_weights
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 from espnet2_speecht5.scoring.sclite import ScliteResult, score
-from espnet2_speecht5.scoring.weights import load_weights
 
-PathLike = Union[str, Path]
 ASR_RATE = 16000  # SpeechT5's speech encoder pre-net takes 16 kHz waveforms
 INTELLIGIBILITY_METRICS = ("cer", "wer")
 DECODE_OPTIONS = ("beam_size", "ctc_weight", "lm_weight", "penalty", "maxlenratio", "minlenratio", "nbest")

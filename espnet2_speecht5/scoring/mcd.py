@@ -25,7 +25,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 
 DB_PER_NEPER = 10.0 / math.log(10.0)  # (10 / ln 10): natural-log cepstra to decibels
 DEFAULT_ORDER = 24

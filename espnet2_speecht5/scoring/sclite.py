@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
-PathLike = Union[str, Path]
 METRICS = ("wer", "cer", "ter")
 SPACE_SYMBOL = "<space>"
 # Debian's sctk keeps sclite out of PATH; path.sh adds this folder, and we look there too.

@@ -3,22 +3,21 @@
 The embeddings come from a model of ESPnet's speaker task (``espnet2.bin.spk_train``: its
 ``config.yaml`` and a ``*.pth``), run through ``espnet2.bin.spk_inference.Speech2Embedding`` on
 the whole utterance.  The network is built from the config and its weights are loaded with
-``torch.load(weights_only=True)`` (:mod:`espnet2_speecht5.scoring.weights`).  Signals are
+``torch.load(weights_only=True)`` (:mod:`espnet2_speecht5.checkpoint.weights`).  Signals are
 resampled to the model's ``sample_rate`` (16 kHz when the config does not say).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import torch
 
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.scoring.weights import load_weights
+from espnet2_speecht5.checkpoint.weights import load_weights
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
-PathLike = Union[str, Path]
 DEFAULT_RATE = 16000
 
 

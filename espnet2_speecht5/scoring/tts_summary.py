@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
-PathLike = Union[str, Path]
 SUMMARY_KEYS = ("utterances", "mcd_mean", "mcd_std", "cer", "wer", "speaker_similarity")
 SUMMARY_FILE = "summary.yaml"
 

@@ -9,16 +9,14 @@ names the first one that only one side has.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Dict, Iterable, Optional, Tuple, Union
+from typing import Dict, Iterable, Optional, Tuple
 
 import numpy as np
 
 from espnet2_speecht5.data.audio import AudioSource, read_audio, resample, to_mono
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import iter_lines
-
-PathLike = Union[str, Path]
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 
 def read_wav_scp(path: PathLike) -> Dict[str, AudioSource]:

@@ -22,7 +22,7 @@ from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.speaker.datasets import SpeakerSet
 
 

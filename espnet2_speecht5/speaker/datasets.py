@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Dict, List, Sequence
 
 from espnet2_speecht5.data.audio import AudioSource
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.kaldi_dir import PathLike, iter_lines, read_map
+from espnet2_speecht5.data.kaldi_dir import iter_lines, read_map
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 
 @dataclass

@@ -20,8 +20,9 @@ from typing import Dict, Iterable, Mapping, Optional, Tuple, Union
 import kaldiio
 import numpy as np
 
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.kaldi_dir import PathLike, iter_lines
+from espnet2_speecht5.data.kaldi_dir import iter_lines
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 
 def check_vector(

@@ -22,9 +22,9 @@ from typing import Optional
 
 import numpy as np
 
+from espnet2_speecht5.checkpoint.weights import load_weights
 from espnet2_speecht5.data.audio import AudioSource, read_audio, resample, to_mono
-from espnet2_speecht5.data.kaldi_dir import PathLike
-from espnet2_speecht5.scoring.weights import load_weights
+from espnet2_speecht5.runtime.types import PathLike
 from espnet2_speecht5.speaker.model_files import SpkModelFiles, resolve_spk_model
 
 MIN_SECONDS = 0.5  # shorter input is repeated up to this length (the frame-level convolutions need context)
@@ -34,7 +34,7 @@ class SpeakerEmbedder:
     """Turns a waveform into one speaker embedding of shape (dim,) with an ESPnet speaker model."""
 
     def __init__(self, files: SpkModelFiles, device: str = "cpu") -> None:
-        from espnet2_speecht5.bin.quiet_imports import quiet_espnet
+        from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
 
         with quiet_espnet():
             from espnet2.bin.spk_inference import Speech2Embedding

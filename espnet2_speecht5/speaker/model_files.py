@@ -22,8 +22,8 @@ from typing import Any, List, Optional, Set
 
 import yaml
 
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.kaldi_dir import PathLike
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 CHECKPOINT_PREFERENCE = ("valid.eer.best.pth", "valid.eer.ave.pth", "valid.loss.best.pth", "latest.pth")
 _EPOCH = re.compile(r"^(\d+)epoch\.pth$")

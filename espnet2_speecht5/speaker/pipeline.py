@@ -19,8 +19,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import yaml
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import atomic_write_text
+from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.speaker.assign import Assignment, assign_lookup, assign_per_utterance, speaker_means
 from espnet2_speecht5.speaker.datasets import SpeakerSet, load_sets
 from espnet2_speecht5.speaker.eer import DEFAULT_MAX_TRIALS, EerResult, speaker_eer

@@ -46,7 +46,7 @@ def install_fix() -> bool:
     """Patch ``SpkPreprocessor`` if this NumPy needs it; return whether it was patched."""
     if not numpy_rejects_array_to_int():
         return False
-    from espnet2_speecht5.bin.quiet_imports import quiet_espnet
+    from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
 
     with quiet_espnet():
         from espnet2.train.preprocessor import SpkPreprocessor
@@ -65,7 +65,7 @@ def install_fix() -> bool:
 
 def main(argv: Optional[List[str]] = None) -> None:
     install_fix()
-    from espnet2_speecht5.bin.quiet_imports import quiet_espnet
+    from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
 
     with quiet_espnet():
         from espnet2.bin.spk_train import main as spk_train_main

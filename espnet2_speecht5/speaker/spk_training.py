@@ -32,8 +32,9 @@ from typing import Dict, List, Tuple
 import soundfile as sf
 import yaml
 
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.kaldi_dir import PathLike, read_map, write_map
+from espnet2_speecht5.data.kaldi_dir import read_map, write_map
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 from espnet2_speecht5.speaker.datasets import SpeakerSet
 from espnet2_speecht5.speaker.model_files import SpkModelFiles, find_checkpoint
 

@@ -36,21 +36,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-from typing import Any, Callable, Collection, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from espnet2.iterators.abs_iter_factory import AbsIterFactory
 from espnet2.samplers.build_batch_sampler import BATCH_TYPES
-from espnet2.tasks.abs_task import AbsTask
-from espnet2.torch_utils.initialize import initialize
-from espnet2.train.class_choices import ClassChoices
-from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.distributed_utils import DistributedOption
-from espnet2.train.preprocessor import CommonPreprocessor
-from espnet2.utils.types import int_or_none, str2bool, str2triple_str, str_or_none
+from espnet2.utils.types import int_or_none, str2triple_str
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.speech_labels import (
     check_label_count,
     crop_speech_and_labels,
@@ -58,22 +52,11 @@ from espnet2_speecht5.data.speech_labels import (
     labels_per_frame,
 )
 from espnet2_speecht5.models.pretrain import SpeechT5PretrainModel
-from espnet2_speecht5.tasks.asr import ConfigError, add_network_arguments, espnet_token_list, net_config_from_conf
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.tasks.common import TEXT_NAME, ConfigError, SpeechT5AbsTask, net_config_from_conf
 from espnet2_speecht5.train.interleave import InterleavedIterFactory, text_steps
-from espnet2_speecht5.train.trainer import SpeechT5Trainer
 
 SPEECH_NAMES = ("speech", "label")
-TEXT_NAME = "text"
-
-
-def check_pretrain_model_conf(conf: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    """Check the ``model_conf`` keys against :class:`SpeechT5PretrainModel`; an unknown one raises ConfigError."""
-    conf = dict(conf or {})
-    allowed = SpeechT5PretrainModel.conf_keys()
-    for key in conf:
-        if key not in allowed:
-            raise ConfigError(f"model_conf: unknown key '{key}' (allowed: {', '.join(allowed)})")
-    return conf
 
 
 def check_has_a_line(path: str, what: str) -> None:
@@ -161,27 +144,16 @@ def steps_per_epoch(factory: AbsIterFactory) -> int:
     return len(sampler)
 
 
-class PretrainTask(AbsTask):
+class PretrainTask(SpeechT5AbsTask):
     """SpeechT5 joint pre-training: masked prediction and reconstruction of speech, denoising of text."""
 
-    num_optimizers: int = 1
-    class_choices_list: List[ClassChoices] = []
-    trainer = SpeechT5Trainer
+    model_class = SpeechT5PretrainModel
+    model_conf_help = "keyword arguments of SpeechT5PretrainModel (num_clusters, loss weights, codebook_prob, ...)"
+    use_preprocessor_help = "tokenise the text, crop speech"
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        add_network_arguments(
-            parser, {}, "keyword arguments of SpeechT5PretrainModel (num_clusters, loss weights, codebook_prob, ...)"
-        )
-        group = parser.add_argument_group(description="Preprocess related")
-        group.add_argument("--use_preprocessor", type=str2bool, default=True, help="tokenise the text, crop speech")
-        group.add_argument("--token_type", type=str, default="char", choices=["char", "bpe", "word"])
-        group.add_argument("--bpemodel", type=str_or_none, default=None, help="sentencepiece model (token_type bpe)")
-        group.add_argument("--non_linguistic_symbols", type=str_or_none, default=None, help="file of symbols to keep")
-        group.add_argument(
-            "--cleaner", type=str_or_none, choices=[None, "tacotron", "jaconv", "vietnamese"], default=None
-        )
-        group.add_argument("--g2p", type=str_or_none, choices=[None], default=None, help="not used by this task")
+        group = cls.add_common_arguments(parser)
         group.add_argument(
             "--max_speech_samples", type=int, default=250000, help="training crop of speech in samples (0: none)"
         )
@@ -237,30 +209,14 @@ class PretrainTask(AbsTask):
                 raise ConfigError(f"unknown data name(s) {sorted(unknown)} (pre-training reads speech, label, text)")
 
     @classmethod
-    def build_collate_fn(
-        cls, args: argparse.Namespace, train: bool
-    ) -> Callable[[Collection[Tuple[str, Dict[str, np.ndarray]]]], Tuple[List[str], Dict[str, torch.Tensor]]]:
-        return CommonCollateFn(float_pad_value=0.0, int_pad_value=-1)
-
-    @classmethod
     def build_preprocess_fn(
         cls, args: argparse.Namespace, train: bool
     ) -> Optional[Callable[[str, Dict[str, np.ndarray]], Dict[str, np.ndarray]]]:
         if not args.use_preprocessor:
             return None
-        text = CommonPreprocessor(
-            train=train,
-            token_type=args.token_type,
-            token_list=args.token_list,
-            bpemodel=args.bpemodel,
-            non_linguistic_symbols=args.non_linguistic_symbols,
-            text_cleaner=args.cleaner,
-            g2p_type=None,
-            speech_name="speech",
-            text_name=TEXT_NAME,
-        )
+        text = cls.text_preprocessor(args, train)
         net = net_config_from_conf(getattr(args, "net_conf", None))
-        conf = check_pretrain_model_conf(getattr(args, "model_conf", None))
+        conf = cls.check_model_conf(getattr(args, "model_conf", None))
         max_text = getattr(args, "max_text_tokens", None)
         max_text = max_text if max_text is not None else net.max_text_positions - 2
         try:  # the labels' hop from the model's label rate (the model checks the rate itself too)
@@ -344,19 +300,6 @@ class PretrainTask(AbsTask):
         return InterleavedIterFactory(speech, text, args.text_batch_ratio)
 
     # ------------------------------------------------------------------ model
-    @classmethod
-    def build_model(cls, args: argparse.Namespace) -> SpeechT5PretrainModel:
-        token_list = espnet_token_list(args)
-        net_config = net_config_from_conf(getattr(args, "net_conf", None))
-        model_conf = check_pretrain_model_conf(getattr(args, "model_conf", None))
-        try:
-            model = SpeechT5PretrainModel(len(token_list), token_list, net_config, **model_conf)
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"model_conf: {err}") from None
-        if getattr(args, "init", None) is not None:
-            initialize(model, args.init)
-        return model
-
     @classmethod
     def build_optimizers(cls, args: argparse.Namespace, model: torch.nn.Module) -> List[torch.optim.Optimizer]:
         """ESPnet's optimizer, with a post-step hook that advances the codebook temperature per update."""

@@ -28,8 +28,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.kaldi_dir import PathLike, atomic_write_text, iter_lines
+from espnet2_speecht5.data.kaldi_dir import atomic_write_text, iter_lines
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 logger = logging.getLogger(__name__)
 

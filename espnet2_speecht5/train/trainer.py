@@ -55,8 +55,38 @@ from espnet2_speecht5.train.train_state import capture_random_state, from_plain,
 CHECKPOINT_NAME = "checkpoint.pth"
 PAUSE_ENV = "SPEECHT5_CHECKPOINT_PAUSE_S"
 FORMAT = "espnet2_speecht5.trainer/1"
-# ESPnet modules whose module-level ``torch`` is replaced during run (see the module docstring)
-PATCHED_MODULES = ("espnet2.train.trainer", "espnet2.main_funcs.average_nbest_models")
+# ESPnet modules whose module-level ``torch`` is replaced during run (see the module docstring), with
+# the torch functions each one calls through that name (the ones the stand-in replaces)
+PATCHED_TORCH_CALLS = {
+    "espnet2.train.trainer": ("save",),
+    "espnet2.main_funcs.average_nbest_models": ("save", "load"),
+}
+PATCHED_MODULES = tuple(PATCHED_TORCH_CALLS)
+# What SpeechT5Trainer assumes of ESPnet's Trainer (test/test_espnet_hooks.py checks the installed one):
+# the parameters of ``run`` (passed on by name to ``super().run``) and of ``resume`` (which ESPnet's
+# ``run`` calls by name), and the keyword arguments its ``train_one_epoch`` call passes that the
+# wrappers here and in distributed/epoch_hooks.py read.
+ESPNET_TRAINER_RUN_PARAMS = (
+    "model",
+    "optimizers",
+    "schedulers",
+    "train_iter_factory",
+    "valid_iter_factory",
+    "plot_attention_iter_factory",
+    "trainer_options",
+    "distributed_option",
+)
+ESPNET_TRAINER_RESUME_PARAMS = (
+    "checkpoint",
+    "model",
+    "reporter",
+    "optimizers",
+    "schedulers",
+    "scaler",
+    "ngpu",
+    "strict",
+)
+ESPNET_TRAIN_ONE_EPOCH_KWARGS = ("reporter", "distributed_option")
 
 # (trainer options, whether this process writes the files) of the run in progress
 _RUN: contextvars.ContextVar[Optional[Tuple[Any, bool]]] = contextvars.ContextVar("speecht5_run", default=None)

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 import torch
 
 from espnet2_speecht5.checkpoint.io import load_checkpoint
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 from espnet2_speecht5.vocoder.hifigan import HifiGanConfig, HifiGanGenerator
 
-PathLike = Union[str, Path]
 TRANSFORMERS_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # Current transformers writes "speecht5_hifigan"; the published microsoft/speecht5_hifigan config predates it.
 TRANSFORMERS_MODEL_TYPES = ("speecht5_hifigan", "hifigan")

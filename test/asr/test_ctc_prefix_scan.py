@@ -12,8 +12,8 @@ from espnet.nets.ctc_prefix_score import CTCPrefixScoreTH
 from espnet.nets.scorers.ctc import CTCPrefixScorer
 from espnet.nets.scorers.length_bonus import LengthBonus
 
-from espnet2_speecht5.models.asr_scorer import SpeechT5DecoderScorer
-from espnet2_speecht5.models.ctc_prefix_scorer import ScanCTCPrefixScore, ScanCTCPrefixScorer, log_linear_scan
+from espnet2_speecht5.search.asr_scorer import SpeechT5DecoderScorer
+from espnet2_speecht5.search.ctc_prefix_scorer import ScanCTCPrefixScore, ScanCTCPrefixScorer, log_linear_scan
 
 SENTINEL = -1e9  # both implementations mark impossible paths with about -1e10
 
@@ -97,8 +97,8 @@ def test_beam_search_finds_the_same_hypotheses(ctc_weight: float):
     eos = len(TOKENS) - 1
 
     def search(ctc_scorer_class: type) -> list:
-        scorers = dict(decoder=SpeechT5DecoderScorer(model), ctc=ctc_scorer_class(ctc=model.ctc, eos=model.eos),
-                       length_bonus=LengthBonus(len(TOKENS)))
+        scorers = dict(decoder=SpeechT5DecoderScorer(model),
+                       ctc=ctc_scorer_class(ctc=model.ctc, eos=model.eos), length_bonus=LengthBonus(len(TOKENS)))
         beam = BatchBeamSearch(scorers=scorers, weights=dict(decoder=1 - ctc_weight, ctc=ctc_weight, length_bonus=0.5),
                                beam_size=4, vocab_size=len(TOKENS), sos=eos, eos=eos,
                                pre_beam_score_key=None if ctc_weight == 1.0 else "full")

@@ -11,7 +11,8 @@ from espnet2.main_funcs.calculate_all_attentions import calculate_all_attentions
 from espnet2.torch_utils.load_pretrained_model import load_pretrained_model
 
 from espnet2_speecht5.checkpoint.convert import write_ours
-from espnet2_speecht5.models.asr import NET_PAD_ID, SpeechT5ASRModel, espnet_to_net_ids, id_permutation
+from espnet2_speecht5.models.asr import SpeechT5ASRModel
+from espnet2_speecht5.models.common import NET_PAD_ID, espnet_to_net_ids, id_permutation
 from espnet2_speecht5.nets.compositions import SpeechToText
 
 

@@ -11,9 +11,10 @@ from asr_helpers import TOKENS, make_model
 from espnet.nets.batch_beam_search import BatchBeamSearch
 
 from espnet2_speecht5.inference.speech2text import Speech2Text
-from espnet2_speecht5.models.asr import SpeechT5ASRModel, id_permutation
-from espnet2_speecht5.models.asr_scorer import SpeechT5DecoderScorer
-from espnet2_speecht5.nets.greedy import greedy_speech_to_text
+from espnet2_speecht5.models.asr import SpeechT5ASRModel
+from espnet2_speecht5.models.common import id_permutation
+from espnet2_speecht5.search.asr_scorer import SpeechT5DecoderScorer
+from espnet2_speecht5.search.greedy import greedy_speech_to_text
 
 EOS = len(TOKENS) - 1
 

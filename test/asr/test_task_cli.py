@@ -12,7 +12,8 @@ import yaml
 from asr_helpers import NET_CONF
 
 from espnet2_speecht5.bin import asr_inference, asr_train
-from espnet2_speecht5.tasks.asr import ConfigError, check_model_conf, net_config_from_conf
+from espnet2_speecht5.tasks.asr import ASRTask
+from espnet2_speecht5.tasks.common import ConfigError, net_config_from_conf
 
 
 def test_print_config(capsys: pytest.CaptureFixture) -> None:
@@ -33,7 +34,7 @@ def test_net_conf_and_model_conf_checks() -> None:
     with pytest.raises(ConfigError, match="set from the token list"):
         net_config_from_conf({"vocab_size": 10})
     with pytest.raises(ConfigError, match="unknown key 'ctc_wieght'"):
-        check_model_conf({"ctc_wieght": 0.3})
+        ASRTask.check_model_conf({"ctc_wieght": 0.3})
 
 
 def _train_args(exp: Dict[str, Path], out: Path, config: Path) -> list:

@@ -14,8 +14,9 @@ import pytest
 
 from espnet2_speecht5.corpus.mini import MiniConfig, build_corpus, check_noisy_snr, is_done, plan, read_tsv
 from espnet2_speecht5.corpus.sentences import vocabulary
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.kaldi_dir import REQUIRED_FILES, read_map
+from espnet2_speecht5.data.kaldi_dir import read_map
+from espnet2_speecht5.recipes import get_recipe
+from espnet2_speecht5.runtime.errors import DataError
 
 REPO = Path(__file__).resolve().parents[2]
 PREPARE = REPO / "egs2" / "mini_speecht5" / "local" / "prepare_mini.py"
@@ -122,7 +123,7 @@ def test_prepare_mini_writes_valid_data_dirs(tiny: Path, tmp_path: Path, task: s
     sentence_set = {r["sentence_id"]: r["set"] for r in read_tsv(tiny / "sentences.tsv")}
     for name in ("train", "dev", "test"):
         d = out / name
-        for required in REQUIRED_FILES[task]:
+        for required in get_recipe(task).required_files:
             assert (d / required).is_file(), (task, name, required)
         wav = read_map(d / "wav.scp")
         utt2spk = read_map(d / "utt2spk")

@@ -7,10 +7,13 @@ from pathlib import Path
 import pytest
 
 from espnet2_speecht5.data.datadir_ops import combine_data, detect_task, fix_data_dir, spk2utt_to_utt2spk
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.jobs import SlurmOptions, parse_job_args, plan_slurm, shell_command
 from espnet2_speecht5.data.scp_tools import contiguous_chunks, split_scp
 from espnet2_speecht5.data.validate import validate_data_dir
+from espnet2_speecht5.recipes import get_recipe
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.jobs import SlurmOptions, parse_job_args, plan_slurm, shell_command
+
+SID_FILES = get_recipe("sid").required_files
 
 
 def _write(path: Path, lines) -> None:
@@ -30,7 +33,7 @@ def _sid_dir(root: Path, utts=("s1_a", "s1_b", "s2_a")) -> Path:
 
 
 def test_validate_report_counts(tmp_path):
-    report = validate_data_dir(_sid_dir(tmp_path / "d"), "sid")
+    report = validate_data_dir(_sid_dir(tmp_path / "d"), "sid", SID_FILES)
     assert (report.num_utterances, report.num_speakers) == (3, 2)
     assert report.summary() == f"validate_data_dir.py: {tmp_path / 'd'}: ok (task sid, 3 utterances, 2 speakers)"
 
@@ -38,24 +41,25 @@ def test_validate_report_counts(tmp_path):
 def test_validate_raises_structured_error(tmp_path):
     data = _sid_dir(tmp_path / "d")
     with pytest.raises(DataError) as info:
-        validate_data_dir(data, "sid", check_audio=True)
+        validate_data_dir(data, "sid", SID_FILES, check_audio=True)
     assert (info.value.path, info.value.line, info.value.utt) == (str(data / "wav.scp"), 1, "s1_a")
-    with pytest.raises(DataError, match="unknown task"):
-        validate_data_dir(data, "nope")
+    with pytest.raises(DataError, match="required file for task asr does not exist") as info:
+        validate_data_dir(data, "asr", get_recipe("asr").required_files)
+    assert info.value.path == str(data / "text")
 
 
 def test_validate_bad_num_samples(tmp_path):
     data = _sid_dir(tmp_path / "d")
     _write(data / "utt2num_samples", ["s1_a 100", "s1_b -3", "s2_a 5"])
     with pytest.raises(DataError, match="not a positive integer") as info:
-        validate_data_dir(data, "sid")
+        validate_data_dir(data, "sid", SID_FILES)
     assert (info.value.line, info.value.utt) == (2, "s1_b")
 
 
 def test_fix_detects_task_and_keeps_valid_dir(tmp_path):
     data = _sid_dir(tmp_path / "d")
     assert detect_task(data) == "sid"
-    report = fix_data_dir(data)
+    report = fix_data_dir(data, "sid", SID_FILES)
     assert report.removed == {} and report.kept == 3
     assert (data / ".backup" / "removed.txt").read_text() == ""
 

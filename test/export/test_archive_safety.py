@@ -35,10 +35,10 @@ from archive_helpers import (
 )
 from espnet_model_zoo.downloader import ModelDownloader
 
+from espnet2_speecht5.checkpoint.archive import add_checksums, unpack_verified, verify_archive, verify_folder
 from espnet2_speecht5.checkpoint.io import load_checkpoint
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.export.archive import add_checksums, unpack_verified, verify_archive, verify_folder
-from espnet2_speecht5.scoring.weights import load_weights
+from espnet2_speecht5.checkpoint.weights import load_weights
+from espnet2_speecht5.runtime.errors import DataError
 
 
 class RunsCode:

@@ -16,8 +16,9 @@ from transformers import SpeechT5ForSpeechToText, SpeechT5ForTextToSpeech
 from transformers_export_helpers import write_zip
 
 from espnet2_speecht5.bin import export_model
-from espnet2_speecht5.data.cli import run_cli
 from espnet2_speecht5.export.transformers_export import TRANSFORMERS_FILES, espnet_files_from_meta
+from espnet2_speecht5.export.upload import upload
+from espnet2_speecht5.runtime.cli import run_cli
 
 HF_CLASSES = {"asr": SpeechT5ForSpeechToText, "tts": SpeechT5ForTextToSpeech}
 TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_OIDC_RESOURCE")
@@ -90,7 +91,7 @@ def offline_env(tmp_path: Path, token: str = "") -> Dict[str, str]:
 
 def listed_files(stderr: str) -> List[str]:
     """The file names of the listing's "  <name> (<size>)" log lines."""
-    return re.findall(r"^\S+ \(export_model\)   (\S+) \(\d", stderr, flags=re.MULTILINE)
+    return re.findall(r"^\S+ \(upload\)   (\S+) \(\d", stderr, flags=re.MULTILINE)
 
 
 def test_upload_without_token_or_repo_only_lists(asr_folder: Path, tmp_path: Path):
@@ -119,7 +120,7 @@ def test_upload_with_token_creates_the_repo_and_uploads_the_folder(asr_folder: P
                         lambda self, **kw: calls.append(("upload", kw)) or "commit-url")
     monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
     monkeypatch.delenv("HF_OIDC_RESOURCE", raising=False)
-    assert export_model.upload(asr_folder, "owner/name", private=False, dry_run=True) is False
+    assert upload(asr_folder, "owner/name", private=False, dry_run=True) is False
     assert calls == []
     export_model.main(["upload", "--folder", str(asr_folder), "--hf_repo", "owner/name"])
     assert [name for name, _ in calls] == ["create", "upload"]

@@ -15,9 +15,9 @@ import yaml
 from archive_helpers import MODEL, files_under, pack_tiny_model, read_members, tiny_network, write_members
 
 from espnet2_speecht5.bin.export_model import main
+from espnet2_speecht5.checkpoint.archive import verify_archive
 from espnet2_speecht5.checkpoint.io import load_checkpoint
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.export.archive import verify_archive
+from espnet2_speecht5.runtime.errors import DataError
 
 
 class TouchesMarker:

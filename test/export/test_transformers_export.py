@@ -14,12 +14,11 @@ from transformers import SpeechT5FeatureExtractor, SpeechT5ForSpeechToText, Spee
 from transformers.models.speecht5 import modeling_speecht5
 from transformers_export_helpers import TOKENS, write_experiment
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.export.transformers_export import export_transformers, load_trained_model
 from espnet2_speecht5.features.log_mel import log_mel
-from espnet2_speecht5.models.asr import espnet_to_net_ids, id_permutation
-from espnet2_speecht5.models.tts import make_targets
-from espnet2_speecht5.nets.greedy import greedy_speech_to_text
+from espnet2_speecht5.models.common import espnet_to_net_ids, id_permutation, make_targets
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.search.greedy import greedy_speech_to_text
 
 TOL = 1e-4
 V = len(TOKENS)

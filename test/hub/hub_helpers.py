@@ -11,10 +11,10 @@ import numpy as np
 import torch
 import yaml
 
-from espnet2_speecht5.export.archive import add_checksums
+from espnet2_speecht5.checkpoint.archive import add_checksums
 from espnet2_speecht5.models.asr import SpeechT5ASRModel
 from espnet2_speecht5.models.tts import SpeechT5TTSModel
-from espnet2_speecht5.tasks.asr import net_config_from_conf
+from espnet2_speecht5.tasks.common import net_config_from_conf
 
 CHAR_TOKENS: List[str] = ["<blank>", "<unk>", "<space>", "a", "b", "c", "d", "e", "<sos/eos>"]
 SPEAKER_TOKENS: List[str] = ["<blank>", "<unk>", "spk_anna", "spk_bert", "spk_carl", "<sos/eos>"]

@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from espnet2_speecht5 import Speech2Label, Speech2Speech, Speech2Text, Text2Speech
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 
 from hub_helpers import SPEAKER_TOKENS, pack, tone, write_asr_exp, write_tts_exp
 
@@ -161,8 +161,8 @@ def test_speech2speech_from_a_transformers_folder_generates_what_transformers_do
     transformers = pytest.importorskip("transformers")
     from transformers.models.speecht5 import modeling_speecht5
 
+    from espnet2_speecht5.checkpoint.hf_mapping import config_to_hf
     from espnet2_speecht5.nets.config import SpeechT5Config
-    from espnet2_speecht5.nets.hf_mapping import config_to_hf
 
     # transformers' pre-net dropout runs even in eval; both sides run without it here.
     monkeypatch.setattr(modeling_speecht5.SpeechT5SpeechDecoderPrenet, "_consistent_dropout", lambda self, x, p: x)

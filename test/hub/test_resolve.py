@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from espnet2_speecht5.checkpoint.io import load_checkpoint, save_safetensors
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.export.package import extract
 from espnet2_speecht5.hub.cache import default_cache_dir
 from espnet2_speecht5.hub.resolve import resolve
+from espnet2_speecht5.runtime.errors import DataError
 
 from hub_helpers import pack, write_asr_exp
 
@@ -109,7 +109,7 @@ HUB_SCRIPT = textwrap.dedent(
     """
     import sys
     from espnet2_speecht5.hub.resolve import resolve
-    from espnet2_speecht5.data.errors import DataError
+    from espnet2_speecht5.runtime.errors import DataError
     try:
         model = resolve(sys.argv[1], sys.argv[2])
     except DataError as err:

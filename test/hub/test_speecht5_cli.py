@@ -13,9 +13,9 @@ import torch
 import yaml
 
 from espnet2_speecht5.bin.speecht5_cli import main
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.export.archive import verify_archive
+from espnet2_speecht5.checkpoint.archive import verify_archive
 from espnet2_speecht5.inference.speech2text import Speech2Text
+from espnet2_speecht5.runtime.errors import DataError
 
 from hub_helpers import SPEAKER_TOKENS, tone, write_asr_exp, write_tts_exp
 
@@ -129,8 +129,8 @@ def test_identify_prints_the_best_labels(tmp_path: Path, capsys, monkeypatch):
 
 def test_convert_writes_the_converted_wav(tmp_path: Path):
     transformers = pytest.importorskip("transformers")
+    from espnet2_speecht5.checkpoint.hf_mapping import config_to_hf
     from espnet2_speecht5.nets.config import SpeechT5Config
-    from espnet2_speecht5.nets.hf_mapping import config_to_hf
 
     values = config_to_hf(SpeechT5Config.tiny(), "s2s")
     values.pop("model_type")

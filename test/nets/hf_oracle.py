@@ -12,9 +12,9 @@ from transformers import SpeechT5Config as HFConfig  # noqa: E402
 from transformers import SpeechT5ForSpeechToSpeech, SpeechT5ForSpeechToText, SpeechT5ForTextToSpeech  # noqa: E402
 from transformers.models.speecht5 import modeling_speecht5  # noqa: E402
 
+from espnet2_speecht5.checkpoint.hf_mapping import config_to_hf, hf_to_ours  # noqa: E402
 from espnet2_speecht5.nets.compositions import build_network  # noqa: E402
 from espnet2_speecht5.nets.config import SpeechT5Config  # noqa: E402
-from espnet2_speecht5.nets.hf_mapping import config_to_hf, hf_to_ours  # noqa: E402
 
 from repo_testing import randomise_norms  # noqa: E402
 

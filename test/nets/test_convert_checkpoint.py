@@ -10,9 +10,9 @@ from hf_oracle import HF_CLASSES, build_pair, max_diff, no_hf_prenet_dropout, re
 
 from espnet2_speecht5.bin.convert_checkpoint import main
 from espnet2_speecht5.checkpoint.convert import read_ours
+from espnet2_speecht5.checkpoint.fairseq_mapping import ours_to_fairseq
 from espnet2_speecht5.checkpoint.io import CheckpointError, load_checkpoint
 from espnet2_speecht5.nets.compositions import build_network, shift_mel_right
-from espnet2_speecht5.nets.fairseq_mapping import ours_to_fairseq
 
 GEN = torch.Generator().manual_seed(11)
 TOKENS = torch.randint(4, 81, (2, 8), generator=GEN)

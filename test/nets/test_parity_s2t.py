@@ -6,7 +6,7 @@ import torch
 from hf_oracle import build_pair, max_diff, report, tiny_config, waveform_batch
 
 from espnet2_speecht5.nets.config import SpeechT5Config
-from espnet2_speecht5.nets.greedy import greedy_speech_to_text
+from espnet2_speecht5.search.greedy import greedy_speech_to_text
 
 
 def _compare_forward(name: str, cfg: SpeechT5Config, wav, lens, mask, tokens):

@@ -7,7 +7,7 @@ from hf_oracle import build_pair, max_diff, no_hf_prenet_dropout, report, tiny_c
 
 from espnet2_speecht5.nets.compositions import shift_mel_right
 from espnet2_speecht5.nets.config import SpeechT5Config
-from espnet2_speecht5.nets.greedy import generate_speech
+from espnet2_speecht5.search.greedy import generate_speech
 
 GEN = torch.Generator().manual_seed(7)
 TOKENS = torch.randint(4, 81, (2, 11), generator=GEN)

@@ -15,9 +15,9 @@ from pretrain_data import MODEL_CONF, NET_CONF, token_list, write_wavs
 
 from espnet2_speecht5.bin import make_cluster_labels
 from espnet2_speecht5.bin.cli import run_main
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.speech_labels import conv_frames, label_frames, labels_on_frames
 from espnet2_speecht5.features.kmeans import assign
+from espnet2_speecht5.runtime.errors import DataError
 
 BASE_CONV = ((10, 3, 3, 3, 3, 2, 2), (5, 2, 2, 2, 2, 2, 2))  # SpeechT5 base's feature extractor
 
@@ -110,7 +110,7 @@ def test_bad_recording_is_one_line_naming_the_utterance(tmp_path: Path, capsys):
 
 def test_iteration_two_clusters_an_encoder_layer(sets, tmp_path: Path):
     from espnet2_speecht5.checkpoint.io import save_torch
-    from espnet2_speecht5.features.cluster_features import EncoderLayerFeatures
+    from espnet2_speecht5.inference.cluster_features import EncoderLayerFeatures
     from espnet2_speecht5.tasks.pretrain import PretrainTask
 
     config = {"token_list": token_list(), "net_conf": NET_CONF, "model_conf": MODEL_CONF, "init": None}

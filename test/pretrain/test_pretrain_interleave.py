@@ -12,7 +12,6 @@ import pytest
 from espnet2.train.distributed_utils import DistributedOption
 from pretrain_data import NUM_CLUSTERS, make_dataset, train_args
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.speech_labels import (
     check_label_count,
     conv_frames,
@@ -20,7 +19,8 @@ from espnet2_speecht5.data.speech_labels import (
     label_frames,
     labels_on_frames,
 )
-from espnet2_speecht5.tasks.asr import ConfigError
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.tasks.common import ConfigError
 from espnet2_speecht5.tasks.pretrain import PretrainPreprocessor, PretrainTask
 from espnet2_speecht5.train.interleave import SPEECH, TEXT, InterleavedIterFactory, modality_schedule
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 from pretrain_data import make_dataset, train_args, write_labels
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 
 TRAIN_TERMS = ("loss_mlm", "acc_mlm", "loss_mel_l1", "loss_stop_bce", "loss_feature_pen", "loss_diversity",
                "loss_text_ce", "acc_text", "code_perplexity", "codebook_temp", "mask_ratio", "loss")
@@ -81,9 +81,15 @@ def test_held_out_scores_are_seeded_and_counted(trained, tmp_path: Path):
     # seeded per utterance: two jobs give the same speech scores as one
     for term in ("acc_mlm", "loss_mlm", "loss_mel_l1", "loss_stop_bce"):
         assert split[term] == pytest.approx(whole[term], rel=1e-5), term
-    # the report table carries the numbers
-    pretrain_evaluate.main(["report", "--exp_dir", str(tmp_path), "--out", str(tmp_path / "RESULTS.md")])
-    table = (tmp_path / "RESULTS.md").read_text()
+    # stage 10 turns the merged sums into scores.json (accuracies in percent); the report table carries them
+    from espnet2_speecht5.recipes import Context, get_recipe
+    from espnet2_speecht5.recipes.steps import results_text
+
+    recipe = get_recipe("pretrain")
+    scores = recipe.score(Context(task_exp=str(tmp_path)), "a", tmp_path / "ev", "m.pth")
+    assert scores["metrics"]["acc_mlm"] == pytest.approx(whole["acc_mlm"] * 100)
+    assert scores["details"]["counts"]["utterances"] == 4
+    table = results_text(tmp_path)
     row = next(line for line in table.splitlines() if line.startswith("|ev/a|"))
     assert row.split("|")[3] == f"{whole['acc_mlm'] * 100:.1f}"
 
@@ -108,10 +114,10 @@ def test_fine_tuning_takes_the_parts_of_the_asr_network(trained, tmp_path: Path)
     from pretrain_data import NET_CONF, token_list
 
     from espnet2_speecht5.bin import pretrained_init
-    from espnet2_speecht5.bin.train_checks import load_init_param
     from espnet2_speecht5.checkpoint.io import load_checkpoint
     from espnet2_speecht5.models.asr import SpeechT5ASRModel
-    from espnet2_speecht5.tasks.asr import net_config_from_conf
+    from espnet2_speecht5.tasks.common import net_config_from_conf
+    from espnet2_speecht5.train.checks import load_init_param
 
     pretrained = trained["exp"] / "valid.acc_mlm.best.pth"
     pretrained_init.main(["tokens", "--pretrained_model", str(pretrained), "--token_type", "char",
@@ -142,10 +148,10 @@ def test_fine_tuning_takes_the_parts_of_the_tts_network(trained, tmp_path: Path)
     from pretrain_data import NET_CONF, token_list
 
     from espnet2_speecht5.bin import pretrained_init
-    from espnet2_speecht5.bin.train_checks import load_init_param
     from espnet2_speecht5.checkpoint.io import load_checkpoint
     from espnet2_speecht5.models.tts import SpeechT5TTSModel
-    from espnet2_speecht5.tasks.asr import net_config_from_conf
+    from espnet2_speecht5.tasks.common import net_config_from_conf
+    from espnet2_speecht5.train.checks import load_init_param
 
     pretrained = trained["exp"] / "valid.acc_mlm.best.pth"
     tokens = tmp_path / "tokens.txt"

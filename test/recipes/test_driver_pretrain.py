@@ -4,6 +4,7 @@ marked slow."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -88,6 +89,9 @@ def test_stages_9_to_13_score_report_pack_and_skip_the_export(pretrained):
     assert test["utterances"] == 12 and test["sentences"] == 0 and "loss_text_ce" not in test
     assert "stage 9: test: no held-out text" in proc.stderr
     assert (evals / "dev" / "logdir" / "stats.2.yaml").is_file()  # two jobs
+    scores = json.loads((evals / "dev" / "scores.json").read_text())
+    assert scores["task"] == "pretrain" and scores["metrics"]["acc_mlm"] == pytest.approx(dev["acc_mlm"] * 100)
+    assert json.loads((evals / "test" / "scores.json").read_text())["metrics"]["acc_text"] is None
     results = (recipe / "RESULTS.md").read_text()
     row = next(line for line in results.splitlines() if line.startswith("|eval_valid.acc_mlm.ave/dev|"))
     assert row.split("|")[2:4] == ["12", f"{dev['acc_mlm'] * 100:.1f}"]

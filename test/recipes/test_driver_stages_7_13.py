@@ -7,6 +7,7 @@ RESULTS.md, pack, export), not what the model learns.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -20,10 +21,11 @@ import torch
 import yaml
 from test_driver import TOY_ASR_SCHEDULE, make_toy_recipe, run
 
+from espnet2_speecht5.checkpoint.archive import verify_archive
 from espnet2_speecht5.checkpoint.io import load_checkpoint
-from espnet2_speecht5.export.archive import verify_archive
 from espnet2_speecht5.export.package import check_archive
 from espnet2_speecht5.export.transformers_export import espnet_files_from_meta, load_trained_model
+from espnet2_speecht5.scoring.sclite import parse_sclite_report
 
 TINY_TRAIN = (
     "net_conf: {size: tiny, d_model: 16, encoder_layers: 1, decoder_layers: 1, encoder_heads: 2, decoder_heads: 2,\n"
@@ -106,6 +108,12 @@ def test_full_run_writes_every_stage_output(trained_recipe):
     assert (decode / "logdir" / "asr_inference.2.log").is_file()
     for metric in ("wer", "cer"):
         assert "Sum/Avg" in (decode / f"score_{metric}" / "result.txt").read_text()
+    for dset in ("dev", "test"):  # stage 10's scores.json, the same shape for every task
+        scores = json.loads((exp / "decode_valid.acc.ave" / dset / "scores.json").read_text())
+        assert (scores["task"], scores["set"], list(scores["metrics"])) == ("asr", dset, ["cer", "wer"])
+        assert scores["model"] == "exp/asr_train_char/valid.acc.ave.pth" and scores["tools"]["sclite"]
+        cer = parse_sclite_report((exp / "decode_valid.acc.ave" / dset / "score_cer" / "result.txt").read_text())
+        assert scores["metrics"]["cer"] == cer.percent.err and scores["details"]["sclite"]["cer"]["Snt"] == 12
     for n in range(7, 14):
         assert list((recipe / "exp" / "logs").glob(f"stage{n}_*.log"))
     # no --hf_repo: stage 13 lists what it would upload and says how to upload
@@ -164,7 +172,7 @@ def test_export_folder_loads_in_transformers_with_our_logits(trained_recipe):
     import soundfile
     from transformers import SpeechT5FeatureExtractor, SpeechT5ForSpeechToText
 
-    from espnet2_speecht5.models.asr import espnet_to_net_ids
+    from espnet2_speecht5.models.common import espnet_to_net_ids
 
     recipe, _ = trained_recipe
     export = recipe / "exp" / "asr_train_char" / "export"

@@ -8,6 +8,7 @@ not what the models learn.
 
 from __future__ import annotations
 
+import json
 import textwrap
 import zipfile
 from pathlib import Path
@@ -18,7 +19,7 @@ import yaml
 from test_driver import make_toy_recipe, run
 
 from espnet2_speecht5.models.asr import SpeechT5ASRModel
-from espnet2_speecht5.tasks.asr import net_config_from_conf
+from espnet2_speecht5.tasks.common import net_config_from_conf
 
 TINY_TTS = textwrap.dedent(
     """\
@@ -107,6 +108,11 @@ def test_full_tts_run_writes_every_stage_output(tts_recipe) -> None:
     summary = yaml.safe_load((decode / "summary.yaml").read_text())
     assert summary["utterances"] == 12 and summary["mcd_mean"] > 0 and summary["cer"] >= 0
     assert "Sum/Avg" in (decode / "score_cer" / "result.txt").read_text()
+    scores = json.loads((decode / "scores.json").read_text())
+    assert (scores["task"], list(scores["metrics"])) == ("tts", ["mcd", "cer", "wer", "spk_sim"])
+    assert scores["metrics"]["mcd"] == summary["mcd_mean"] and scores["metrics"]["cer"] == summary["cer"]
+    assert scores["metrics"]["spk_sim"] is None  # lookup embeddings: no speaker model
+    assert scores["details"]["utterances"] == 12 and "asr_model" in scores["tools"]
     results = (recipe / "RESULTS.md").read_text()
     assert "|dataset|MCD (dB)|CER (%)|" in results and "decode_valid.loss.ave/test" in results
     zips = list(exp.glob("*.zip"))

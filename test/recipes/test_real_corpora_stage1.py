@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from espnet2_speecht5.data.kaldi_dir import REQUIRED_FILES, iter_lines, read_map, utt2spk_to_spk2utt
+from espnet2_speecht5.data.kaldi_dir import iter_lines, read_map, utt2spk_to_spk2utt
+from espnet2_speecht5.recipes import get_recipe
 
 from repo_testing import REPO_ROOT, SHARED_DATA, copy_recipe
 
@@ -56,7 +57,7 @@ def keys(path: Path) -> List[str]:
 def check_data_dir(data_dir: Path, task: str) -> Dict[str, Dict[str, str]]:
     """Check one data directory against docs/data_format.md and return its files as maps."""
     files = {}
-    for name in REQUIRED_FILES[task]:
+    for name in get_recipe(task).required_files:
         assert (data_dir / name).is_file(), f"{data_dir / name} is missing"
     for name in ("wav.scp", "text", "utt2spk", "wav_tgt.scp", "utt2spk_tgt", "spk2utt"):
         path = data_dir / name

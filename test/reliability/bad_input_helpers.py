@@ -90,7 +90,7 @@ def run_entry(capsys, module: str, *args: str) -> subprocess.CompletedProcess:
     """
     import importlib
 
-    from espnet2_speecht5.data.cli import run_cli as wrap
+    from espnet2_speecht5.runtime.cli import run_cli as wrap
 
     main = importlib.import_module(f"espnet2_speecht5.bin.{module}").main
     code, out, err = call_main(lambda argv: wrap(main, argv), args, capsys)

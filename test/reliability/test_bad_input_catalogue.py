@@ -93,9 +93,9 @@ from bad_input_helpers import (
 
 from espnet2_speecht5.bin import asr_inference, asr_train, pretrain_train, speecht5_cli, tts_inference
 from espnet2_speecht5.checkpoint.io import load_checkpoint
-from espnet2_speecht5.data.cli import run_cli as run_cli_in_process
 from espnet2_speecht5.inference.audio_input import load_input_audio
 from espnet2_speecht5.inference.speech2text import Speech2Text
+from espnet2_speecht5.runtime.cli import run_cli as run_cli_in_process
 
 from repo_testing import REPO_ROOT, copy_recipe, run_recipe
 
@@ -428,7 +428,7 @@ def test_23_token_list_in_the_wrong_format(train_data, tmp_path: Path, capsys, t
 
 def test_24_init_param_of_another_network_size(train_data, tmp_path: Path, capsys):
     from espnet2_speecht5.models.asr import SpeechT5ASRModel
-    from espnet2_speecht5.tasks.asr import net_config_from_conf
+    from espnet2_speecht5.tasks.common import net_config_from_conf
 
     other = SpeechT5ASRModel(len(CHAR_TOKENS), list(CHAR_TOKENS), net_config_from_conf({**ASR_NET, "d_model": 16}))
     path = tmp_path / "other_size.pth"
@@ -619,7 +619,7 @@ def _label_lines(path: Path) -> Dict[str, List[str]]:
 @pytest.mark.parametrize("workers", ["0", "2"], ids=["in_process", "loader_workers"])
 def test_34_cluster_labels_that_do_not_fit_the_audio(pretrain_set, tmp_path: Path, capsys, workers: str):
     from espnet2_speecht5.data.speech_labels import conv_frames, label_frames
-    from espnet2_speecht5.tasks.asr import net_config_from_conf
+    from espnet2_speecht5.tasks.common import net_config_from_conf
 
     lengths = {utt: sf.info(path).frames for utt, path in read_kaldi(pretrain_set["train_wav"]).items()}
     pretrain_data.write_labels(pretrain_set["train_label"], lengths, offset={"trainutt_03": 5})
@@ -670,7 +670,7 @@ def pretrain_model(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
     """A random pre-training model as stage 8 leaves it: ``exp/model.pth`` with ``config.yaml`` beside it."""
     from espnet2_speecht5.checkpoint.io import save_torch
     from espnet2_speecht5.models.pretrain import SpeechT5PretrainModel
-    from espnet2_speecht5.tasks.asr import net_config_from_conf
+    from espnet2_speecht5.tasks.common import net_config_from_conf
 
     exp = tmp_path_factory.mktemp("pretrain_model") / "exp"
     exp.mkdir()

@@ -22,7 +22,7 @@ from espnet2.train.reporter import Reporter
 from espnet2_speecht5.checkpoint import atomic_files
 from espnet2_speecht5.checkpoint.atomic_files import atomic_write, remove_stale_temporaries
 from espnet2_speecht5.checkpoint.io import CheckpointError, load_checkpoint
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.train.trainer import (
     SpeechT5Trainer,
     load_resume_checkpoint,

@@ -29,8 +29,8 @@ from ddp_recipe import make_stage8_recipe, start_driver
 
 from espnet2_speecht5.bin.train_main import run_task
 from espnet2_speecht5.checkpoint.io import load_checkpoint
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.distributed.epoch_hooks import kill_request
+from espnet2_speecht5.runtime.errors import DataError
 
 TIMEOUT_S = 400  # per batch of driver runs: generous for a loaded machine; a hung rank would exceed it
 # The reporter logs each epoch's mean with 3 decimals. Each logged value is within 0.0005 of the
@@ -157,7 +157,7 @@ def test_the_failed_run_resumes_after_the_last_finished_epoch(runs):
 FAKE_TASK = textwrap.dedent(
     """
     import torch.distributed as dist
-    from espnet2_speecht5.data.errors import DataError
+    from espnet2_speecht5.runtime.errors import DataError
 
     class FakeTask:
         trainer = object

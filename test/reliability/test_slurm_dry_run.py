@@ -20,10 +20,10 @@ from typing import Dict
 import pytest
 from ddp_recipe import make_stage8_recipe
 
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.data.jobs import JobRange, JobRequest, SlurmOptions
 from espnet2_speecht5.distributed.ranks import first_host, master_port_for_job, slurm_node
 from espnet2_speecht5.distributed.slurm_job import plan_ddp_job, simulated_slurm_environ
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.jobs import JobRange, JobRequest, SlurmOptions
 
 from repo_testing import REPO_ROOT
 

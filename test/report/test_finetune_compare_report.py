@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Dict
 
 import pytest
 
 from espnet2_speecht5.bin import finetune_report
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.report.finetune_compare import collect_runs, comparison_markdown, read_valid_accuracy
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.scoring.scores_file import write_scores
 
 DECODE = "decode_valid.acc.best"
 
@@ -25,8 +25,8 @@ def epoch_line(epoch: int, train_acc: float, valid_acc: float) -> str:
 def make_run(runs: Path, init: str, seed: int, cer: float, wer: float, valid: Dict[int, float]) -> Path:
     exp = runs / f"{init}_seed{seed}" / f"asr_{init}_seed{seed}"
     (exp / DECODE / "test").mkdir(parents=True)
-    scores = {m: {"percent": {"Err": v, "Snt": 100}, "counts": {"Snt": 100}} for m, v in (("cer", cer), ("wer", wer))}
-    (exp / DECODE / "test" / "scores.json").write_text(json.dumps(scores))
+    write_scores(exp / DECODE / "test" / "scores.json", "asr", "test", str(exp / "valid.acc.best.pth"),
+                 {"cer": cer, "wer": wer}, ("cer", "wer"), {})
     (exp / "train.log").write_text("".join(epoch_line(e, 0.01, a) for e, a in sorted(valid.items())))
     return exp
 
@@ -76,7 +76,7 @@ def test_a_run_without_scores_is_named(tmp_path):
 
 def test_a_corrupt_scores_file_is_named(tmp_path):
     exp = make_run(tmp_path / "runs", "scratch", 0, 30.0, 40.0, {1: 0.5})
-    (exp / DECODE / "test" / "scores.json").write_text('{"cer": {"percent": {}}}')
+    (exp / DECODE / "test" / "scores.json").write_text('{"task": "asr", "metrics": {"cer": 1.0}}')
     with pytest.raises(DataError, match=r"scores.json.*not a stage-10 scores.json"):
         collect_runs(tmp_path / "runs", DECODE, "test")
 

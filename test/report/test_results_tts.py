@@ -1,4 +1,4 @@
-"""RESULTS.md for TTS experiments: the table built from score_tts's summary.yaml files."""
+"""RESULTS.md for TTS experiments: the table built from stage 10's scores.json (score_tts's summary inside)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,25 @@ from typing import Dict, List
 
 import pytest
 
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.report.results_md import (
-    TABLE_HEADER,
-    TTS_TABLE_HEADER,
-    collect_tts_summaries,
-    make_results_md,
-    merge_into,
-)
+from espnet2_speecht5.recipes import get_recipe
+from espnet2_speecht5.recipes.steps import results_text
+from espnet2_speecht5.report.results_md import TABLE_HEADER, TTS_TABLE_HEADER, merge_into
+from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.scoring.sclite import find_sclite, score
-from espnet2_speecht5.scoring.tts_summary import make_summary, write_summary
+from espnet2_speecht5.scoring.scores_file import collect_scores, write_scores
+from espnet2_speecht5.scoring.tts_summary import make_summary
+
+
+def write_tts_scores(folder: Path, summary: Dict[str, object], sclite=None) -> None:
+    """scores.json as the TTS recipe writes it from a score_tts summary."""
+    metrics = {"mcd": summary["mcd_mean"], "cer": summary["cer"], "wer": summary["wer"],
+               "spk_sim": summary["speaker_similarity"]}
+    write_scores(folder / "scores.json", "tts", folder.name, "exp/m.pth", metrics, get_recipe("tts").metrics, {},
+                 {"mcd_std": summary["mcd_std"], "utterances": summary["utterances"], "sclite": sclite or {}})
+
+
+def make_results_md(exp: Path, repo=None, date=None) -> str:
+    return results_text(exp, repo="/nonexistent", date=date)
 
 
 def tts_rows(text: str) -> List[List[str]]:
@@ -37,9 +46,7 @@ def tts_exp(tmp_path: Path) -> Dict[str, object]:
     full = make_summary(3, mcd=[5.0, 6.5, 7.25], cer=12.34, wer=30.0, similarities=[0.9, 0.8, 0.7])
     mcd_only = make_summary(2, mcd=[4.0, 4.5])
     for dset, summary in (("test", full), ("dev", mcd_only)):
-        folder = exp / "decode_tts_valid.loss.ave" / dset
-        folder.mkdir(parents=True)
-        write_summary(folder / "summary.yaml", summary)
+        write_tts_scores(exp / "decode_tts_valid.loss.ave" / dset, summary)
     return {"exp": exp, "full": full, "mcd_only": mcd_only}
 
 
@@ -63,17 +70,21 @@ def test_tts_table_sits_beside_the_sclite_tables_and_merges(tts_exp: Dict[str, o
     find_sclite()
     exp = tts_exp["exp"]
     test_dir = exp / "decode_tts_valid.loss.ave" / "test"
-    for metric in ("cer", "wer"):
-        score({"u1": "a b c"}, {"u1": "a b d"}, test_dir / f"score_{metric}", metric)
+    sclite = {m: score({"u1": "a b c"}, {"u1": "a b d"}, test_dir / f"score_{m}", m).percent.as_dict()
+              for m in ("cer", "wer")}
+    write_tts_scores(test_dir, tts_exp["full"], sclite)
     text = make_results_md(exp, repo=None)
     assert text.index("### TTS") < text.index("### WER") < text.index("### CER")
     merged = merge_into("# RESULTS\n## Environments\n- old\n\n## exp/asr_other\n### WER\n|x|\n", text)
     assert merged.count("### TTS") == 1 and "## exp/asr_other" in merged
 
 
-def test_malformed_summary_is_named(tts_exp: Dict[str, object]):
-    bad = tts_exp["exp"] / "decode_tts_valid.loss.ave" / "dev" / "summary.yaml"
-    bad.write_text("utterances: 2\nmcd_mean: fast\n", encoding="utf-8")
-    with pytest.raises(DataError, match="mcd_mean") as err:
-        collect_tts_summaries(tts_exp["exp"])
+def test_malformed_scores_file_is_named(tts_exp: Dict[str, object]):
+    bad = tts_exp["exp"] / "decode_tts_valid.loss.ave" / "dev" / "scores.json"
+    bad.write_text('{"task": "tts", "metrics": {}}', encoding="utf-8")
+    with pytest.raises(DataError, match="not a stage-10 scores.json") as err:
+        collect_scores(tts_exp["exp"])
     assert err.value.path == str(bad)
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(DataError, match="not JSON"):
+        collect_scores(tts_exp["exp"])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.scoring.mcd import MCDScorer, mcep_alpha, mel_cepstral_distortion, mel_cepstrum
 
 RATE = 16000

@@ -14,9 +14,9 @@ import soundfile as sf
 import torch
 import yaml
 
-from espnet2_speecht5.bin.quiet_imports import quiet_espnet
 from espnet2_speecht5.bin.score_tts import main
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
 from espnet2_speecht5.scoring.model_zip import unpack_model_zip
 from espnet2_speecht5.scoring.sclite import find_sclite, read_text, score
 from espnet2_speecht5.scoring.speaker_similarity import SpeakerEmbedder, cosine_similarity
@@ -200,7 +200,7 @@ def test_speaker_weights_are_loaded_safely_and_checked(spk_model: Dict[str, obje
 def asr_model(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
     """A randomly initialised tiny SpeechT5 ASR experiment (config.yaml, model.pth, decode.yaml) and its zip."""
     from espnet2_speecht5.models.asr import SpeechT5ASRModel
-    from espnet2_speecht5.tasks.asr import net_config_from_conf
+    from espnet2_speecht5.tasks.common import net_config_from_conf
 
     root = tmp_path_factory.mktemp("asr")
     exp = root / "exp" / "asr_tiny"

@@ -14,7 +14,7 @@ from spk_helpers import tiny_spk_conf
 @pytest.fixture(scope="session")
 def random_spk_exp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``config.yaml`` + ``valid.eer.best.pth`` of a tiny x-vector model built by ESPnet's SpeakerTask."""
-    from espnet2_speecht5.bin.quiet_imports import quiet_espnet
+    from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
 
     with quiet_espnet():
         from espnet2.tasks.spk import SpeakerTask

@@ -12,7 +12,7 @@ import torch
 from spk_helpers import RATE, make_data_dir, read_utt2spk, voice
 
 from espnet2_speecht5.bin.make_speaker_embeddings import main
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.speaker import SpeakerEmbedder, cosine
 from espnet2_speecht5.speaker.embedding_io import read_embedding_scp
 from espnet2_speecht5.speaker.model_files import find_checkpoint

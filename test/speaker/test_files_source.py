@@ -11,7 +11,7 @@ import pytest
 from spk_helpers import make_data_dir, one_error_line, read_utt2spk, run_cli
 
 from espnet2_speecht5.bin.make_speaker_embeddings import main
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.speaker.embedding_io import read_embedding_scp
 
 DIM = 16

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from spk_helpers import make_data_dir, read_utt2spk, run_cli, tiny_spk_conf
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import read_map
+from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.speaker.datasets import load_set
 from espnet2_speecht5.speaker.embedding_io import read_embedding_scp
 from espnet2_speecht5.speaker.spk_train_compat import install_fix

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from espnet2_speecht5.models.tts import make_targets
+from espnet2_speecht5.models.common import make_targets
 
 from tts_helpers import make_tts_model
 

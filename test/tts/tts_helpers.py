@@ -7,7 +7,7 @@ from typing import Any, Dict, List
 import torch
 
 from espnet2_speecht5.models.tts import SpeechT5TTSModel
-from espnet2_speecht5.tasks.asr import net_config_from_conf
+from espnet2_speecht5.tasks.common import net_config_from_conf
 
 TOKENS: List[str] = ["<blank>", "<unk>", "<space>", "a", "b", "c", "d", "e", "<sos/eos>"]
 NET_CONF: Dict[str, Any] = dict(

@@ -12,7 +12,7 @@ import pytest
 import torch
 from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.vocoder import HifiGanVocoder, build_vocoder, load_official_hifigan, load_transformers_hifigan
 
 PARITY_TOLERANCE = 1e-5  # measured 0.0 (transformers folder) and 2.7e-6 (weight-norm official checkpoint), CPU float32

@@ -27,8 +27,8 @@ from typing import Dict, List, Optional, Sequence
 
 import soundfile as sf
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.splits import Utterance, write_sets
+from espnet2_speecht5.runtime.errors import DataError
 
 LINE_RE = re.compile(r"^(?P<text>.*?)\s*\((?P<id>[^()\s]+)\)\s*$")
 ID_RE = re.compile(r"^(?P<prompt>[^-]+)-(?P<spk>[^-]+)-(?P<channel>[^-]+)$")

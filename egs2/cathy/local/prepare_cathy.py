@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import iter_lines
 from espnet2_speecht5.data.splits import Utterance, group_by_set, tail_split, write_sets
+from espnet2_speecht5.runtime.errors import DataError
 
 SPEAKER = "cathy"
 PROMPT_RE = re.compile(r"^arctic_[a-z]\d{4}$")

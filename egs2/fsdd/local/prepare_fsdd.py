@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.splits import SET_NAMES, Utterance, write_sets
+from espnet2_speecht5.runtime.errors import DataError
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 NAME_RE = re.compile(r"^([0-9])_([A-Za-z0-9]+)_([0-9]+)$")

@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, TextIO
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import iter_lines
+from espnet2_speecht5.runtime.errors import DataError
 
 
 def open_text(path: Path) -> TextIO:

@@ -27,9 +27,9 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import iter_lines
 from espnet2_speecht5.data.splits import Utterance, write_data_dir
+from espnet2_speecht5.runtime.errors import DataError
 
 UTT_RE = re.compile(r"^(?P<spk>\d+)-(?P<chapter>\d+)-(?P<index>\d+)$")
 SPEAKER_UNITS = ("chapter", "speaker")

@@ -31,8 +31,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 
 from espnet2_speecht5.checkpoint.io import load_checkpoint, save_torch
-from espnet2_speecht5.data.errors import DataError
-from espnet2_speecht5.models.asr import id_permutation
+from espnet2_speecht5.models.common import id_permutation
+from espnet2_speecht5.runtime.errors import DataError
 
 EMBED_KEY = "text_decoder_prenet.embed_tokens.weight"
 FAIRSEQ_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")

@@ -25,8 +25,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import read_map
+from espnet2_speecht5.runtime.errors import DataError
 
 
 def index_npy(src: Path) -> Dict[str, Path]:

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.splits import Utterance, write_data_dir
+from espnet2_speecht5.runtime.errors import DataError
 
 TEXT_SUFFIX = ".normalized.txt"
 

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet2_speecht5.corpus.mini import STAMP, read_tsv
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.kaldi_dir import write_map
 from espnet2_speecht5.data.splits import SET_NAMES, Utterance, write_data_dir
+from espnet2_speecht5.runtime.errors import DataError
 
 TASKS = ("asr", "tts", "st", "vc", "sid", "se", "pretrain")
 TEXT_SET = "train_text"

@@ -25,8 +25,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.splits import Utterance, fraction_counts, group_by_set, tail_split, write_sets
+from espnet2_speecht5.runtime.errors import DataError
 
 SPEAKER_RE = re.compile(r"^[ST][FM]\d+$")
 SENTENCE_RE = re.compile(r"^\d+$")

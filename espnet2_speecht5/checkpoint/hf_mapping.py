@@ -10,8 +10,8 @@ from typing import Any, Dict, List, Tuple
 
 import torch
 
+from espnet2_speecht5.checkpoint.keymap import KeyMap, rename_state
 from espnet2_speecht5.nets.config import SpeechT5Config
-from espnet2_speecht5.nets.keymap import KeyMap, rename_state
 
 ENC = "speecht5.encoder"
 DEC = "speecht5.decoder"

@@ -12,6 +12,10 @@ import contextlib
 import io
 from typing import Iterator
 
+# What quiet_espnet assumes of nltk (test/test_espnet_hooks.py checks the installed one): a module-level
+# ``download`` whose first parameter is the data id (g2p_en calls ``nltk.download(<id>)`` at import).
+NLTK_DOWNLOAD_PARAMS = ("info_or_id",)
+
 
 @contextlib.contextmanager
 def quiet_espnet() -> Iterator[None]:

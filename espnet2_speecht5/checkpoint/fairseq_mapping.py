@@ -13,8 +13,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from espnet2_speecht5.checkpoint.keymap import KeyMap
 from espnet2_speecht5.nets.config import SpeechT5Config
-from espnet2_speecht5.nets.keymap import KeyMap
 
 SPK = "speech_encoder_prenet"
 SDP = "speech_decoder_prenet.decoder_prenet"
@@ -77,9 +77,6 @@ NET_PREFIXES = {
     "speech_decoder_prenet": {"t2s", "s2s"},
     "speech_decoder_postnet": {"t2s", "s2s"},
 }
-
-FLAVOURS = {"pretrain": None, "asr": "s2t", "st": "s2t", "tts": "t2s", "vc": "s2s", "se": "s2s"}
-
 
 def skipped(key: str, kind: str, include_pretrain: bool = True) -> bool:
     """True if the fairseq ``key`` carries nothing for network ``kind`` (s2t, t2s, s2s)."""

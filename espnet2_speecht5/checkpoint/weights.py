@@ -7,15 +7,13 @@ The scorers therefore build their networks from the config alone and fill them h
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Mapping, Union
+from typing import Mapping
 
 import torch
 
 from espnet2_speecht5.checkpoint.io import load_checkpoint
-from espnet2_speecht5.data.errors import DataError
-
-PathLike = Union[str, Path]
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 
 def load_weights(module: torch.nn.Module, model_file: PathLike) -> None:

@@ -7,20 +7,37 @@ hypotheses. ``batch_score`` stacks the states of the running hypotheses, feeds o
 after the cached ones (one token per step in beam search), and hands each hypothesis its rows
 back, so a step costs O(current length). ``select_state`` is the default one: the i-th element
 of the list of states, which is what ``BatchBeamSearch`` expects.
+
+The scorer sits below the task models: it takes any model with the attributes of
+:class:`ASRDecoderModel`, such as :class:`~espnet2_speecht5.models.asr.SpeechT5ASRModel`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Sequence, Tuple
+from typing import Any, List, Protocol, Sequence, Tuple
 
 import torch
 from espnet.nets.scorer_interface import BatchScorerInterface
 from torch import nn
 
-from espnet2_speecht5.models.asr import SpeechT5ASRModel, espnet_to_net_ids
 from espnet2_speecht5.nets.attention import DecoderCache, KeyValue, LayerCache
-from espnet2_speecht5.nets.compositions import EncoderOutput
+from espnet2_speecht5.nets.compositions import EncoderOutput, SpeechToText
+
+
+class ASRDecoderModel(Protocol):
+    """What the scorer uses of an ASR model (:class:`~espnet2_speecht5.models.asr.SpeechT5ASRModel`)."""
+
+    net: SpeechToText
+    blank_id: int
+
+    def to_net_ids(self, tokens: torch.Tensor) -> torch.Tensor:
+        """ESPnet ids -> network ids."""
+        ...
+
+    def net_logits_to_espnet(self, logits: torch.Tensor) -> torch.Tensor:
+        """(..., V) network-ordered logits -> ESPnet-ordered logits."""
+        ...
 
 
 @dataclass
@@ -46,13 +63,16 @@ def _stack(pairs: Sequence[KeyValue]) -> KeyValue:
 
 
 class SpeechT5DecoderScorer(nn.Module, BatchScorerInterface):
-    """Scores the next ESPnet token with the attention decoder of a :class:`SpeechT5ASRModel`.
+    """Scores the next ESPnet token with the attention decoder of an ASR model.
 
     Scores are log-probabilities (V,) per hypothesis in ESPnet order; ``<blank>`` (a CTC symbol
     that the decoder is never trained to emit) gets -inf.
+
+    Args:
+        model: the ASR model (:class:`ASRDecoderModel`), in eval mode.
     """
 
-    def __init__(self, model: SpeechT5ASRModel) -> None:
+    def __init__(self, model: ASRDecoderModel) -> None:
         super().__init__()
         self.model = model
 
@@ -96,7 +116,7 @@ class SpeechT5DecoderScorer(nn.Module, BatchScorerInterface):
                 ]
             )
         shared_cross = cached > 0 and all(s.cross_kv is states[0].cross_kv for s in states)
-        new_tokens = espnet_to_net_ids(ys[:, cached:], model.id_perm)
+        new_tokens = model.to_net_ids(ys[:, cached:])
         logits = model.net.decode_step(EncoderOutput(xs, None), new_tokens, cache)[:, -1]
         logp = torch.log_softmax(model.net_logits_to_espnet(logits).float(), dim=-1)
         logp[:, model.blank_id] = float("-inf")
@@ -112,6 +132,6 @@ class SpeechT5DecoderScorer(nn.Module, BatchScorerInterface):
         return logp, new_states
 
 
-def build_decoder_scorer(model: SpeechT5ASRModel) -> SpeechT5DecoderScorer:
+def build_decoder_scorer(model: ASRDecoderModel) -> SpeechT5DecoderScorer:
     """The decoder scorer for ``model`` (put the model in eval mode first)."""
     return SpeechT5DecoderScorer(model)

@@ -6,10 +6,11 @@ so that the recipe log shows the file, line and utterance at fault instead of a 
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Callable, List, Optional
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 
 
 def run_cli(main: Callable[[Optional[List[str]]], int], argv: Optional[List[str]] = None) -> int:
@@ -30,3 +31,13 @@ def run_cli(main: Callable[[Optional[List[str]]], int], argv: Optional[List[str]
     except KeyboardInterrupt:
         print("ERROR: interrupted", file=sys.stderr)
         return 130
+
+
+def str2bool(value: str) -> bool:
+    """Parse ``true``/``false`` (also ``yes``/``no``, ``1``/``0``) for argparse."""
+    lowered = str(value).strip().lower()  # str(): a YAML config may give a real bool
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got '{value}'")

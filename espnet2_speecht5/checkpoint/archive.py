@@ -36,9 +36,9 @@ from typing import Any, BinaryIO, Dict, List, Tuple, Union
 
 import yaml
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
-PathLike = Union[str, Path]
 logger = logging.getLogger(__name__)
 
 META = "meta.yaml"

@@ -1,5 +1,7 @@
 """What ``<task>_train`` checks before ESPnet starts, so that bad options stop with one line.
 
+The entry points run them through :func:`espnet2_speecht5.bin.train_main.run_checked_task`.
+
 ESPnet's own handling of these leaves the user with a usage text or a traceback:
 
 * its config parser names an unknown YAML key only after the whole usage text (exit status 2),
@@ -25,7 +27,7 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
-from espnet2_speecht5.data.errors import DataError
+from espnet2_speecht5.runtime.errors import DataError
 
 BLANK, SOS_EOS = "<blank>", "<sos/eos>"
 
@@ -240,6 +242,12 @@ def load_init_param(init_param: str, model: Any, ignore_init_mismatch: bool, map
     logging.info(f"--init_param {init_param}: loaded {len(state)} of {len(expected)} parameters")
 
 
+# What safe_init_param assumes of ESPnet (test/test_espnet_hooks.py checks the installed one):
+# espnet2.tasks.abs_task calls its module-level ``load_pretrained_model`` with these keyword arguments,
+# which load_init_param takes too.
+LOAD_PRETRAINED_MODEL_PARAMS = ("init_param", "model", "ignore_init_mismatch", "map_location")
+
+
 @contextmanager
 def safe_init_param() -> Iterator[None]:
     """Within the block, ESPnet's training loads ``--init_param`` files with :func:`load_init_param`.
@@ -255,26 +263,3 @@ def safe_init_param() -> Iterator[None]:
         yield
     finally:
         abs_task.load_pretrained_model = original
-
-
-
-def run_checked_task(module: str, class_name: str, cmd: Optional[Sequence[str]] = None) -> None:
-    """:func:`~espnet2_speecht5.bin.train_main.run_task` after :func:`check_training_options`,
-    with :func:`safe_init_param` around it; a failed check is one ``ERROR:`` line and exit status 1."""
-    import importlib
-    import sys
-
-    from espnet2_speecht5.bin.cli import fail
-    from espnet2_speecht5.bin.quiet_imports import quiet_espnet
-    from espnet2_speecht5.bin.train_main import run_task
-
-    args = list(sys.argv[1:] if cmd is None else cmd)
-    if "--print_config" not in args:
-        with quiet_espnet():
-            task = getattr(importlib.import_module(module), class_name)
-        try:
-            check_training_options(task.get_parser(), args)
-        except DataError as err:
-            fail(str(err))
-    with safe_init_param():
-        run_task(module, class_name, args)

@@ -1,7 +1,8 @@
 """Simple decoding loops: greedy speech-to-text, and mel generation for TTS / VC.
 
 Both run the decoder one step at a time on a :class:`DecoderCache`, so step n costs O(n).
-Beam search and joint CTC decoding live with the task models, not here.
+Beam search and joint CTC decoding use ESPnet's ``BatchBeamSearch`` with the scorers of
+:mod:`espnet2_speecht5.search.asr_scorer` and :mod:`espnet2_speecht5.search.ctc_prefix_scorer`.
 """
 
 from __future__ import annotations

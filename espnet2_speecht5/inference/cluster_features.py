@@ -10,16 +10,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
 
-from espnet2_speecht5.data.errors import DataError
 from espnet2_speecht5.data.speech_labels import LABEL_HOP, LABEL_WINDOW
 from espnet2_speecht5.features.mfcc import MFCC_DIM, mfcc_39
-
-PathLike = Union[str, Path]
+from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.runtime.types import PathLike
 
 
 class MfccFeatures:
@@ -51,7 +50,7 @@ class EncoderLayerFeatures:
     """
 
     def __init__(self, model_file: PathLike, config: Optional[PathLike], layer: int, device: str = "cpu") -> None:
-        from espnet2_speecht5.scoring.weights import load_weights
+        from espnet2_speecht5.checkpoint.weights import load_weights
         from espnet2_speecht5.tasks.pretrain import PretrainTask
 
         model_file = Path(model_file)

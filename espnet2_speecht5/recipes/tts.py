@@ -1,0 +1,133 @@
+"""TTS: text and a speaker x-vector in, speech out; scored by MCD, an ASR model's CER/WER and speaker similarity."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import yaml
+
+from espnet2_speecht5.recipes.base import Context, TaskRecipe, shell_words
+from espnet2_speecht5.recipes.files import require
+from espnet2_speecht5.runtime.errors import DataError
+
+logger = logging.getLogger(__name__)
+TTS_NOTE = "\nCER and WER: the synthesised speech recognised by an ASR model; sclite's details follow.\n"
+
+
+class TTSRecipe(TaskRecipe):
+    """Multi-speaker speech synthesis (stages 1-13)."""
+
+    def xvectors(self, ctx: Context, data: Path) -> Path:
+        return Path(ctx.xvector_dir) / data.name / "xvector.scp"
+
+    def require_inputs(self, ctx: Context, dset: str) -> None:
+        require(self.xvectors(ctx, ctx.raw(dset)), 6)
+
+    def data_options(self, ctx: Context, mode: str, data: Path) -> List[str]:
+        spk = require(self.xvectors(ctx, data), 6)
+        if mode == "test":
+            # the batch size comes from the decoding config; plots draw the recording above the synthesis
+            return ["--data_path_and_name_and_type", f"{data}/text,text,text",
+                    "--data_path_and_name_and_type", f"{spk},spembs,kaldi_ark", "--ref_wav_scp", f"{data}/wav.scp"]
+        key = f"--{mode}_data_path_and_name_and_type"
+        return [key, f"{data}/text,text,text", key, f"{data}/wav.scp,speech,sound", key, f"{spk},spembs,kaldi_ark"]
+
+    def scorer_args(self, ctx: Context, dset: str, decode_dir: Path) -> List[str]:
+        """The arguments of the TTS scorer for one set: the ASR model that transcribes, the speaker model."""
+        ref = ctx.raw(dset)
+        args = ["--ref_scp", str(ref / "wav.scp"), "--hyp_scp", str(require(decode_dir / dset / "wav.scp", 9)),
+                "--ref_text", str(ref / "text"), "--utt2spk", str(ref / "utt2spk")]
+        if ctx.asr_model_zip:
+            if not Path(ctx.asr_model_zip).is_file():
+                raise DataError("does not exist (--asr_model_zip)", ctx.asr_model_zip)
+            args += ["--asr_model_zip", ctx.asr_model_zip]
+        else:
+            asr_dir = Path(ctx.asr_exp or f"../asr1/exp/asr_train_{token_tag(ctx)}")
+            if not (asr_dir / "config.yaml").is_file() or not (asr_dir / ctx.asr_model).is_file():
+                raise DataError(f"stage 10 transcribes the synthesised speech with an ASR model, and "
+                                f"{asr_dir / ctx.asr_model} does not exist: train one (cd ../asr1 && ./run.sh "
+                                "--stop_stage 8), or pass --asr_exp DIR or --asr_model_zip ZIP")
+            args += ["--asr_train_config", str(asr_dir / "config.yaml"),
+                     "--asr_model_file", str(asr_dir / ctx.asr_model)]
+        sibling = Path("../asr1/conf/decode.yaml")  # the ASR recipe beside this one
+        decode_conf = ctx.asr_decode_config or (str(sibling) if sibling.is_file() else "")
+        if decode_conf:
+            args += ["--asr_decode_config", decode_conf]
+        spk_record = Path(ctx.xvector_dir) / "spk_model.yaml"  # stage 6 records the speaker model it used
+        if spk_record.is_file():
+            spk = yaml.safe_load(spk_record.read_text(encoding="utf-8"))
+            args += ["--spk_train_config", str(spk["train_config"]), "--spk_model_file", str(spk["model_file"])]
+        else:
+            logger.info(f"stage 10: no speaker model recorded in {spk_record}: no speaker similarity")
+        return args + ["--outdir", str(decode_dir / dset), *shell_words(ctx.score_args)]
+
+    def score(self, ctx: Context, dset: str, decode_dir: Path, model: str) -> Dict[str, object]:
+        from espnet2_speecht5.recipes.text_scoring import sclite_version
+        from espnet2_speecht5.scoring.sclite import parse_sclite_report
+        from espnet2_speecht5.scoring.scores_file import package_version, write_scores
+        from espnet2_speecht5.scoring.tts_scorer import main as score_tts
+        from espnet2_speecht5.scoring.tts_summary import SUMMARY_FILE, read_summary
+
+        args = self.scorer_args(ctx, dset, decode_dir)
+        score_tts(args)
+        outdir = decode_dir / dset
+        summary = read_summary(outdir / SUMMARY_FILE)
+        sclite = {}
+        tools = {"pyworld": package_version("pyworld"), "pysptk": package_version("pysptk")}
+        for metric in ("wer", "cer"):
+            report = outdir / f"score_{metric}" / "result.txt"
+            if summary[metric] is not None and report.is_file():
+                sclite[metric] = parse_sclite_report(report.read_text(encoding="utf-8"), str(report)).percent.as_dict()
+                tools["sclite"] = sclite_version(report)
+        if "--asr_model_zip" in args:
+            tools["asr_model"] = args[args.index("--asr_model_zip") + 1]
+        elif "--asr_model_file" in args:
+            tools["asr_model"] = args[args.index("--asr_model_file") + 1]
+        if "--spk_model_file" in args:
+            tools["spk_model"] = args[args.index("--spk_model_file") + 1]
+        metrics = {"mcd": summary["mcd_mean"], "cer": summary["cer"], "wer": summary["wer"],
+                   "spk_sim": summary["speaker_similarity"]}
+        return write_scores(outdir / "scores.json", self.name, dset, str(Path(ctx.task_exp) / model), metrics,
+                            self.metrics, tools,
+                            {"mcd_std": summary["mcd_std"], "utterances": summary["utterances"], "sclite": sclite})
+
+    def results_section(self, exp_dir: Path, rows: Sequence[Tuple[str, Dict[str, object]]]) -> str:
+        from espnet2_speecht5.recipes.text_scoring import sclite_section
+        from espnet2_speecht5.report.results_md import tts_table
+
+        tables = sclite_section(rows)
+        return "\n### TTS\n\n" + tts_table(rows) + (TTS_NOTE if tables else "") + tables
+
+    def extra_pack_files(self, ctx: Context) -> List[Path]:
+        # the training speakers' mean x-vectors, so that a user can pick a voice by name
+        spk = Path(ctx.xvector_dir) / ctx.data_train_set / "spk_xvector.ark"
+        return [spk] if spk.is_file() else []
+
+
+def token_tag(ctx: Context) -> str:
+    """``char``, ``word`` or ``bpe<N>``: how experiment folders name the token list."""
+    return f"bpe{ctx.nbpe}" if ctx.token_type == "bpe" else ctx.token_type
+
+
+RECIPE = TTSRecipe(
+    name="tts",
+    description="multi-speaker speech synthesis: text and an x-vector in, speech out",
+    kind="t2s",
+    trained=True,
+    train_module="espnet2_speecht5.bin.tts_train",
+    inference_module="espnet2_speecht5.bin.tts_inference",
+    required_files=("wav.scp", "text", "utt2spk", "spk2utt"),
+    text_files=("text",),
+    token_lists="source",
+    aux_targets="speaker_embeddings",
+    shape_keys=("text", "speech"),
+    fold_lengths=(150, 204800),  # 800 mel frames of 256 samples
+    vocab_shape_keys=("text",),
+    inference_models=("valid.loss.ave.pth", "valid.loss.best.pth", "latest.pth"),
+    output="wav",
+    metrics=("mcd", "cer", "wer", "spk_sim"),
+    pack_kind="tts",
+    transformers_class="SpeechT5ForTextToSpeech",
+)
