@@ -64,7 +64,7 @@ asr_exp=              # an ASR experiment folder (config.yaml + model); default:
 asr_model=valid.acc.best.pth  # the checkpoint in --asr_exp
 asr_model_zip=        # or a packed ASR model (zip)
 asr_decode_config=    # decoding config for it; default ../asr1/conf/decode.yaml if present
-score_args=           # extra options for espnet2_speecht5.bin.score_tts (e.g. "--f0_method dio")
+score_args=           # extra options of the TTS scorer (python -m espnet2_speecht5.bin.score_tts --help), e.g. "--f0_method dio"
 # Configs (used by the training and inference stages); empty: conf/train.yaml, conf/decode.yaml, conf/train_lm.yaml
 train_config=
 inference_config=

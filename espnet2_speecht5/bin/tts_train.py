@@ -1,23 +1,7 @@
-"""Train (or collect statistics for) SpeechT5 TTS with ESPnet's trainer.
+"""Train SpeechT5 TTS (or collect its statistics) with ESPnet's trainer: ``--help`` lists the options.
 
-Every option of ESPnet's trainer applies; ``--print_config`` shows them with their defaults.
-A configuration problem (unknown key or wrong value type in the ``--config`` file, in
-``--net_conf`` or ``--model_conf``; a missing or malformed token list; an ``--init_param`` file
-that is unsafe or does not fit the network) stops with one ``ERROR:`` line (see
-``espnet2_speecht5/train/checks.py``).
-
-Example (from a recipe folder)::
-
-    python -m espnet2_speecht5.bin.tts_train --config conf/train.yaml \\
-        --token_list data/token_list/char/tokens.txt --token_type char \\
-        --train_data_path_and_name_and_type dump/raw/train/text,text,text \\
-        --train_data_path_and_name_and_type dump/raw/train/wav.scp,speech,sound \\
-        --train_data_path_and_name_and_type dump/xvector/train/xvector.scp,spembs,kaldi_ark \\
-        --valid_data_path_and_name_and_type ... (the same three for the validation set) \\
-        --train_shape_file exp/tts_stats_char/train/text_shape.char \\
-        --train_shape_file exp/tts_stats_char/train/speech_shape ... --output_dir exp/tts
-
-Start from a converted checkpoint with ``--init_param model.pth::net``.
+Stage 8 of ``speecht5.sh --task tts`` runs it. Configuration errors are one ``ERROR:`` line
+(``train/checks.py``).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from espnet2_speecht5.runtime.types import PathLike
 
 TASK_INFO: Dict[str, Dict[str, str]] = {
     "asr": {
+        "units": "Output",
         "pipeline_tag": "automatic-speech-recognition",
         "title": "speech recognition",
         "does": "It transcribes 16 kHz speech into text: raw waveform -> speech-encoder pre-net -> Transformer "
@@ -45,6 +46,8 @@ speecht5 transcribe --model {model_ref} speech.wav
 ```""",
     },
     "tts": {
+        "units": "Input",
+        "citation": "espnet_tts",
         "pipeline_tag": "text-to-speech",
         "title": "text-to-speech",
         "does": "It turns text (and a speaker x-vector) into an 80-bin log-mel spectrogram: text pre-net -> "
@@ -198,7 +201,7 @@ def _data_section(corpus: str, task: str, details: CardDetails) -> str:
             lines.append(f"|`{name}`|{role}|{'-' if count is None else count}|")
     if details.token_type:
         size = f"{details.vocab_size} " if details.vocab_size else ""
-        side = "Output" if task == "asr" else "Input"
+        side = TASK_INFO.get(task, {}).get("units", "Model")
         where = "the training config" + (" and, in network id order, `tokens.txt`" if details.transformers else "")
         lines += ["", f"{side} units: {size}`{details.token_type}` tokens (listed in {where})."]
     return "\n".join(lines)
@@ -289,7 +292,7 @@ soundfile.write("out.wav", speech.numpy(), 16000)
 
 def _transformers_section(task: str, model_ref: str, details: CardDetails) -> str:
     ref = details.folder_ref or model_ref
-    body = _transformers_asr(ref, details) if task == "asr" else _transformers_tts(ref, details)
+    body = {"asr": _transformers_asr, "tts": _transformers_tts}[task](ref, details)
     return f"### transformers\n\n{body}\n\n{_token_notes(details)}\n"
 
 
@@ -344,7 +347,8 @@ def model_card(
         layouts += (" and, beside it, transformers' (`config.json`, `model.safetensors`, "
                     "`preprocessor_config.json`, `generation_config.json`, `tokens.txt`)")
     transformers_part = _transformers_section(task, model_ref, details) if details.transformers else ""
-    citation_text = "\n\n".join([SPEECHT5_BIBTEX, ESPNET_BIBTEX] + ([ESPNET_TTS_BIBTEX] if task == "tts" else []))
+    extra = [ESPNET_TTS_BIBTEX] if info.get("citation") == "espnet_tts" else []
+    citation_text = "\n\n".join([SPEECHT5_BIBTEX, ESPNET_BIBTEX] + extra)
     body = f"""
 # SpeechT5 {info['title']}: `{corpus}` / `{exp_name}`
 

@@ -31,6 +31,7 @@ import yaml
 from espnet2_speecht5.checkpoint.convert import write_hf_folder
 from espnet2_speecht5.checkpoint.io import save_text
 from espnet2_speecht5.checkpoint.pack_keys import pack_keys, packed_kind
+from espnet2_speecht5.checkpoint.transformers_targets import task_class, transformers_target
 from espnet2_speecht5.features.log_mel import FMAX, FMIN, HOP_LENGTH, MEL_FLOOR, N_FFT, SAMPLE_RATE, WIN_LENGTH, WINDOW
 from espnet2_speecht5.models.common import id_permutation
 from espnet2_speecht5.nets.config import SpeechT5Config
@@ -39,11 +40,6 @@ from espnet2_speecht5.runtime.types import PathLike
 
 logger = logging.getLogger(__name__)
 
-# task -> (our network kind, the transformers class that loads it)
-TRANSFORMERS_TASKS: Dict[str, Tuple[str, str]] = {
-    "asr": ("s2t", "SpeechT5ForSpeechToText"),
-    "tts": ("t2s", "SpeechT5ForTextToSpeech"),
-}
 TRANSFORMERS_FILES = (
     "config.json",
     "model.safetensors",
@@ -53,21 +49,13 @@ TRANSFORMERS_FILES = (
 )
 
 
-def check_task(task: str) -> Tuple[str, str]:
-    """(network kind, transformers class) of ``task``; another task raises a one-line DataError."""
-    if task not in TRANSFORMERS_TASKS:
-        raise DataError(f"no transformers model for task '{task}': only {', '.join(TRANSFORMERS_TASKS)} can be "
-                        "exported")
-    return TRANSFORMERS_TASKS[task]
-
-
 def espnet_files_from_meta(folder: PathLike, task: str) -> Tuple[Path, Path]:
     """The training config and model file that an unpacked model-zoo folder's ``meta.yaml`` names.
 
     Raises:
         DataError: no meta.yaml, or it lacks the task's keys, or a named file is missing.
     """
-    check_task(task)
+    transformers_target(task)
     folder = Path(folder)
     meta_path = folder / "meta.yaml"
     if not meta_path.is_file():
@@ -90,17 +78,13 @@ def load_trained_model(task: str, train_config: PathLike, model_file: PathLike) 
     Returns:
         (model in eval mode on the CPU, the training arguments).
     """
-    check_task(task)
+    target = transformers_target(task)
     for path, what in ((train_config, "training config"), (model_file, "model file")):
         if not Path(path).is_file():
             raise DataError(f"does not exist (the {what} to export)", path)
-    if task == "asr":
-        from espnet2_speecht5.tasks.asr import ASRTask as Task
-    else:
-        from espnet2_speecht5.tasks.tts import TTSTask as Task
     from espnet2_speecht5.checkpoint.weights import load_weights
 
-    model, args = Task.build_model_from_file(train_config, None, "cpu")
+    model, args = task_class(target).build_model_from_file(train_config, None, "cpu")
     load_weights(model, model_file)
     return model.eval(), args
 
@@ -152,7 +136,7 @@ def generation_config(cfg: SpeechT5Config, task: str) -> Dict[str, Any]:
         "eos_token_id": cfg.eos_id,
         "pad_token_id": cfg.pad_id,
     }
-    if task == "asr":
+    if transformers_target(task).text_decoder:
         out["max_length"] = cfg.max_text_positions  # the text decoder's positions
     return out
 
@@ -172,18 +156,19 @@ def export_transformers(train_config: PathLike, model_file: PathLike, outdir: Pa
     Raises:
         DataError: another task, a missing file, or weights that do not fit the config.
     """
-    kind, hf_class = check_task(task)
+    target = transformers_target(task)
     model, args = load_trained_model(task, train_config, model_file)
     net = model.net
     outdir = Path(outdir)
-    write_hf_folder(net.state_dict(), kind, net.cfg, outdir)
+    write_hf_folder(net.state_dict(), target.kind, net.cfg, outdir)
     save_text(json.dumps(feature_extractor_config(net.cfg), indent=2) + "\n", outdir / "preprocessor_config.json")
     save_text(json.dumps(generation_config(net.cfg, task), indent=2) + "\n", outdir / "generation_config.json")
     token_list = list(model.token_list or args.token_list)
     save_text("\n".join(network_tokens(token_list)) + "\n", outdir / "tokens.txt")
-    logger.info(f"{outdir}: {hf_class} files ({', '.join(TRANSFORMERS_FILES)}); tokens.txt is in network id order")
-    if task == "asr":
-        logger.info("the CTC head (ctc.ctc_lo) has no transformers counterpart and is left out of model.safetensors")
+    logger.info(f"{outdir}: {target.hf_class} files ({', '.join(TRANSFORMERS_FILES)}); tokens.txt is in network "
+                "id order")
+    if target.untrained:
+        logger.info(f"{', '.join(target.untrained)}: no transformers counterpart, left out of model.safetensors")
     elif getattr(model.net.speech_decoder_prenet, "always_dropout", True) is False:
         logger.warning("the model turns its speech-decoder pre-net dropout off at inference; transformers "
                        "always applies it")

@@ -53,6 +53,7 @@ import torch
 from espnet2_speecht5.checkpoint.convert import check_state, read_hf_folder
 from espnet2_speecht5.checkpoint.io import CheckpointError, save_safetensors, save_text
 from espnet2_speecht5.checkpoint.pack_keys import pack_keys
+from espnet2_speecht5.checkpoint.transformers_targets import TARGETS, TransformersTarget, task_class
 from espnet2_speecht5.models.common import NET_PAD_ID, id_permutation
 from espnet2_speecht5.nets.config import SpeechT5Config
 from espnet2_speecht5.runtime.types import PathLike
@@ -71,8 +72,6 @@ MARKER = "transformers_import.json"
 MARKER_VERSION = 1
 CONFIG_NAME = "config.yaml"
 MODEL_NAME = "model.safetensors"
-# the transformers classes this converter turns into an ESPnet task folder: task -> ESPnet's pack kind
-CONVERTIBLE = {"asr": "asr", "tts": "tts"}
 # rows indexed by token id, in our network's key names
 VOCAB_KEYS = (
     "text_prenet.embed_tokens.weight",
@@ -289,31 +288,21 @@ def _net_conf(cfg: SpeechT5Config) -> Dict[str, Any]:
     return {"size": "base", **values}
 
 
-def _task_class(task: str) -> Any:
-    """ASRTask or TTSTask, imported without ESPnet's start-up noise (nltk download attempts)."""
-    from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
+def _model_conf(target: TransformersTarget) -> Dict[str, Any]:
+    """The model options of a converted folder: the task's defaults, no CTC in decoding (its head is untrained)."""
+    if target.text_decoder:
+        from espnet2_speecht5.tasks.asr import DEFAULT_MODEL_CONF
 
-    with quiet_espnet():
-        if task == "asr":
-            from espnet2_speecht5.tasks.asr import ASRTask
-
-            return ASRTask
-        from espnet2_speecht5.tasks.tts import TTSTask
-
-        return TTSTask
+        return {**DEFAULT_MODEL_CONF, "ctc_weight": 0.0}
+    return {"append_eos": True, "use_speaker_embedding": True, "prenet_dropout_at_inference": True}
 
 
-def _task_args(task: str, outdir: Path, mapping: TokenMapping, cfg: SpeechT5Config) -> Dict[str, Any]:
+def _task_args(target: TransformersTarget, outdir: Path, mapping: TokenMapping, cfg: SpeechT5Config) -> Dict[str, Any]:
     """The complete training configuration, as ESPnet writes it to config.yaml (final paths of ``outdir``)."""
     from espnet import __version__ as espnet_version
 
-    from espnet2_speecht5.tasks.asr import DEFAULT_MODEL_CONF
-
-    if task == "asr":
-        model_conf = {**DEFAULT_MODEL_CONF, "ctc_weight": 0.0}
-    else:
-        model_conf = {"append_eos": True, "use_speaker_embedding": True, "prenet_dropout_at_inference": True}
-    args = _task_class(task).get_parser().parse_args(["--output_dir", str(outdir), "--token_list", "tokens.txt"])
+    model_conf = _model_conf(target)
+    args = task_class(target).get_parser().parse_args(["--output_dir", str(outdir), "--token_list", "tokens.txt"])
     args.token_list = list(mapping.token_list)
     args.token_type = "bpe"
     args.bpemodel = str(outdir / SPM_FILE)
@@ -324,12 +313,12 @@ def _task_args(task: str, outdir: Path, mapping: TokenMapping, cfg: SpeechT5Conf
     return vars(args)
 
 
-def _config_text(args: Dict[str, Any], folder: Path, task: str) -> str:
+def _config_text(args: Dict[str, Any], folder: Path, target: TransformersTarget) -> str:
     from espnet2.utils.yaml_no_alias_safe_dump import yaml_no_alias_safe_dump
 
     header = [f"# converted from the transformers SpeechT5 folder {folder}"]
-    if task == "asr":
-        header.append("# the CTC head (ctc.ctc_lo) is untrained (zero weights): decode with ctc_weight 0")
+    if target.untrained_note:
+        header.append(f"# {target.untrained_note}")
     return "\n".join(header) + "\n" + yaml_no_alias_safe_dump(args, indent=4, sort_keys=False)
 
 
@@ -357,7 +346,7 @@ def source_fingerprint(folder: PathLike) -> Dict[str, Any]:
 
 
 def _outputs(task: str, outdir: Path) -> Dict[str, str]:
-    config_key, model_key = pack_keys(CONVERTIBLE[task])
+    config_key, model_key = pack_keys(TARGETS[task].pack_kind)
     return {config_key: str(outdir / CONFIG_NAME), model_key: str(outdir / MODEL_NAME)}
 
 
@@ -373,7 +362,7 @@ def cached_conversion(folder: PathLike, outdir: PathLike) -> Optional[Dict[str, 
         return None
     if not isinstance(record, dict) or record.get("version") != MARKER_VERSION:
         return None
-    if record.get("fingerprint") != source_fingerprint(folder) or record.get("task") not in CONVERTIBLE:
+    if record.get("fingerprint") != source_fingerprint(folder) or record.get("task") not in TARGETS:
         return None
     outputs = _outputs(record["task"], outdir.resolve())
     if not all(Path(p).is_file() for p in outputs.values()) or not (outdir / SPM_FILE).is_file():
@@ -403,8 +392,8 @@ def _install(tmp: Path, outdir: Path, folder: Path) -> None:
 # ------------------------------------------------------------------------------- conversion
 
 
-def _check_special_ids(task: str, cfg: SpeechT5Config, vocab: HFVocabulary, config_path: Path) -> None:
-    if task == "asr" and cfg.pad_id != NET_PAD_ID:
+def _check_special_ids(target: TransformersTarget, cfg: SpeechT5Config, vocab: HFVocabulary, config_path: Path) -> None:
+    if target.text_decoder and cfg.pad_id != NET_PAD_ID:
         raise CheckpointError(
             f"pad_token_id is {cfg.pad_id}; our speech-to-text network pads (and numbers positions) with {NET_PAD_ID}",
             config_path,
@@ -413,7 +402,7 @@ def _check_special_ids(task: str, cfg: SpeechT5Config, vocab: HFVocabulary, conf
         raise CheckpointError(
             f"eos_token_id {cfg.eos_id} differs from the tokenizer's end token (id {vocab.eos_id})", config_path
         )
-    if task == "asr" and cfg.decoder_start_id != cfg.eos_id:
+    if target.text_decoder and cfg.decoder_start_id != cfg.eos_id:
         raise CheckpointError(
             f"decoder_start_token_id {cfg.decoder_start_id} differs from eos_token_id {cfg.eos_id}; our decoder "
             "starts with <sos/eos>",
@@ -422,17 +411,16 @@ def _check_special_ids(task: str, cfg: SpeechT5Config, vocab: HFVocabulary, conf
 
 
 def _model_state(
-    task: str, config_file: Path, net_state: Dict[str, torch.Tensor], source: Path
+    target: TransformersTarget, config_file: Path, net_state: Dict[str, torch.Tensor], source: Path
 ) -> Dict[str, torch.Tensor]:
-    """Our full ESPnet model state: the network under ``net.``, for ASR a zero (untrained) CTC head, and
-    the model's own constants (the log-mel filterbank of TTS) as the config builds them."""
-    model, _ = _task_class(task).build_model_from_file(config_file, None, "cpu")
+    """Our full ESPnet model state: the network under ``net.``, zeros for what transformers lacks (ASR's CTC
+    head), and the model's own constants (the log-mel filterbank of TTS) as the config builds them."""
+    model, _ = task_class(target).build_model_from_file(config_file, None, "cpu")
     expected = model.state_dict()
     state = {k: v for k, v in expected.items() if not k.startswith("net.")}
     state.update({f"net.{k}": v for k, v in net_state.items()})
-    if task == "asr":
-        state["ctc.ctc_lo.weight"] = torch.zeros_like(expected["ctc.ctc_lo.weight"])
-        state["ctc.ctc_lo.bias"] = torch.zeros_like(expected["ctc.ctc_lo.bias"])
+    for key in target.untrained:
+        state[key] = torch.zeros_like(expected[key])
     for key in expected:
         if key not in state:
             raise CheckpointError(f"the converted weights lack '{key}'", source)
@@ -446,45 +434,42 @@ def _model_state(
     return {k: state[k].to(expected[k].dtype) for k in expected}
 
 
-def _log_notes(mapping: TokenMapping, vocab: HFVocabulary, task: str, folder: Path) -> None:
+def _log_notes(mapping: TokenMapping, vocab: HFVocabulary, target: TransformersTarget, folder: Path) -> None:
     for index, why in mapping.dropped:
         logger.warning("%s: transformers token id %d is left out of our token list: %s", folder, index, why)
     if vocab.normalize:
         logger.warning("%s: the tokenizer spells out numbers (normalize: true); our tokenizer does not", folder)
-    if task == "asr":
-        logger.warning(
-            "%s: transformers has no CTC head; ours (ctc.ctc_lo) is untrained (zero weights): decode with ctc_weight 0",
-            folder,
-        )
+    if target.untrained_note:
+        logger.warning("%s: transformers has no counterpart: %s", folder, target.untrained_note)
 
 
-def _write_conversion(task: str, folder: Path, tmp: Path, outdir: Path) -> Dict[str, Any]:
+def _write_conversion(target: TransformersTarget, folder: Path, tmp: Path, outdir: Path) -> Dict[str, Any]:
     """Convert ``folder`` into ``tmp`` (configs name the final ``outdir``); returns the marker record."""
     config_path = folder / "config.json"
     weights = _weights_file(folder)
-    conv, unknown = read_hf_folder(folder, kind="s2t" if task == "asr" else "t2s")
+    conv, unknown = read_hf_folder(folder, kind=target.kind)
     vocab = read_hf_vocabulary(folder)
-    _check_special_ids(task, conv.cfg, vocab, config_path)
+    _check_special_ids(target, conv.cfg, vocab, config_path)
     try:
         mapping = token_mapping(vocab, conv.cfg.vocab_size, conv.cfg.pad_id)
     except CheckpointError as err:
         raise CheckpointError(err.message, config_path) from None
     net_state = permute_vocab_rows(check_state(conv, weights, unknown), mapping.net_rows())
-    _log_notes(mapping, vocab, task, folder)
+    _log_notes(mapping, vocab, target, folder)
 
     shutil.copyfile(folder / SPM_FILE, tmp / SPM_FILE)
-    args = _task_args(task, outdir, mapping, conv.cfg)
-    save_text(_config_text(args, folder, task), tmp / CONFIG_NAME)
-    state = _model_state(task, tmp / CONFIG_NAME, net_state, weights)
+    args = _task_args(target, outdir, mapping, conv.cfg)
+    save_text(_config_text(args, folder, target), tmp / CONFIG_NAME)
+    state = _model_state(target, tmp / CONFIG_NAME, net_state, weights)
     metadata = {"format": "pt", "source": str(folder)}
-    if task == "asr":
-        metadata["untrained"] = "ctc.ctc_lo.weight ctc.ctc_lo.bias"
+    if target.untrained:
+        metadata["untrained"] = " ".join(target.untrained)
     save_safetensors(state, tmp / MODEL_NAME, metadata=metadata)
     return {
         "version": MARKER_VERSION,
-        "task": task,
+        "task": target.task,
         "fingerprint": source_fingerprint(folder),
-        "untrained": ["ctc.ctc_lo.weight", "ctc.ctc_lo.bias"] if task == "asr" else [],
+        "untrained": list(target.untrained),
         "dropped_tokens": [{"id": index, "why": why} for index, why in mapping.dropped],
         "espnet_to_transformers_ids": mapping.hf_ids,
     }
@@ -508,7 +493,7 @@ def convert_transformers_folder(folder: PathLike, outdir: PathLike) -> Dict[str,
     folder = Path(folder).resolve()
     outdir = Path(outdir).absolute()
     task = transformers_task(folder)
-    if task not in CONVERTIBLE:
+    if task not in TARGETS:
         raise CheckpointError(
             f"a SpeechT5ForSpeechToSpeech ({task}) folder has no ESPnet task config here; read it with "
             "espnet2_speecht5.checkpoint.convert.read_hf_folder",
@@ -522,7 +507,7 @@ def convert_transformers_folder(folder: PathLike, outdir: PathLike) -> Dict[str,
     outdir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=outdir.parent))
     try:
-        record = _write_conversion(task, folder, tmp, outdir)
+        record = _write_conversion(TARGETS[task], folder, tmp, outdir)
         save_text(json.dumps(record, indent=2) + "\n", tmp / MARKER)
         _install(tmp, outdir, folder)
     finally:

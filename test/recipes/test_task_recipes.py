@@ -113,3 +113,12 @@ def test_the_driver_asks_the_recipe_and_never_the_task_name():
     branches = [line for line in text.splitlines() if TASK_BRANCH.search(line)]
     assert branches == []
     assert len(text.splitlines()) < 650
+
+
+def test_recipes_and_the_transformers_bridge_agree():
+    from espnet2_speecht5.checkpoint.transformers_targets import TARGETS
+
+    for task, target in TARGETS.items():
+        recipe = get_recipe(task)
+        assert (target.kind, target.hf_class, target.pack_kind) == (
+            recipe.kind, recipe.transformers_class, recipe.pack_kind)
