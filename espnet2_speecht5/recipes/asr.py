@@ -31,6 +31,7 @@ RECIPE = ASRRecipe(
     description="speech recognition: speech in, text out",
     kind="s2t",
     trained=True,
+    espnet_task="espnet2_speecht5.tasks.asr:ASRTask",
     train_module="espnet2_speecht5.bin.asr_train",
     inference_module="espnet2_speecht5.bin.asr_inference",
     required_files=("wav.scp", "text", "utt2spk", "spk2utt"),

@@ -104,6 +104,7 @@ class TaskRecipe:
         description: one line for ``--help`` and the README.
         kind: the network (``s2t``, ``t2s``, ``s2s``; None for the joint pre-training network).
         trained: whether stages 6-13 exist for the task (the others stop there with one line).
+        espnet_task: ``module:Class`` of the task's espnet2 ``AbsTask``.
         train_module, inference_module: ``python -m`` entry points of stages 7-8 and 9.
         required_files: the Kaldi files every data directory of the task has.
         text_files: files whose entries must be non-empty (stage 4 drops the utterance otherwise).
@@ -126,6 +127,7 @@ class TaskRecipe:
     description: str
     kind: Optional[str]
     trained: bool = False
+    espnet_task: str = ""
     train_module: str = ""
     inference_module: str = ""
     required_files: Tuple[str, ...] = ("wav.scp", "utt2spk", "spk2utt")

@@ -148,6 +148,7 @@ RECIPE = PretrainRecipe(
     description="joint speech/text pre-training (masked prediction, mel reconstruction, text infilling)",
     kind=None,
     trained=True,
+    espnet_task="espnet2_speecht5.tasks.pretrain:PretrainTask",
     train_module="espnet2_speecht5.bin.pretrain_train",
     inference_module="espnet2_speecht5.bin.pretrain_evaluate",
     required_files=("wav.scp", "utt2spk", "spk2utt"),

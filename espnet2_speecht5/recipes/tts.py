@@ -116,6 +116,7 @@ RECIPE = TTSRecipe(
     description="multi-speaker speech synthesis: text and an x-vector in, speech out",
     kind="t2s",
     trained=True,
+    espnet_task="espnet2_speecht5.tasks.tts:TTSTask",
     train_module="espnet2_speecht5.bin.tts_train",
     inference_module="espnet2_speecht5.bin.tts_inference",
     required_files=("wav.scp", "text", "utt2spk", "spk2utt"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import re
 import subprocess
@@ -15,6 +17,7 @@ from espnet2_speecht5.nets.compositions import NETWORKS, network_parts
 from espnet2_speecht5.nets.config import SpeechT5Config
 from espnet2_speecht5.recipes import TASKS, Context, all_recipes, get_recipe
 from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.tasks.common import SpeechT5AbsTask
 
 from repo_testing import REPO_ROOT
 
@@ -48,6 +51,9 @@ def test_recipe_facts(task: str):
     if trained:
         assert recipe.train_module and recipe.inference_module and recipe.shape_keys and recipe.pack_kind
         assert recipe.transformers_class or recipe.no_export_reason
+        module, name = recipe.espnet_task.split(":")
+        assert issubclass(getattr(importlib.import_module(module), name), SpeechT5AbsTask)
+        assert importlib.util.find_spec(recipe.train_module) and importlib.util.find_spec(recipe.inference_module)
 
 
 @pytest.mark.parametrize("task", [t for t, row in ROWS.items() if row[0] is not None])
@@ -120,5 +126,5 @@ def test_recipes_and_the_transformers_bridge_agree():
 
     for task, target in TARGETS.items():
         recipe = get_recipe(task)
-        assert (target.kind, target.hf_class, target.pack_kind) == (
-            recipe.kind, recipe.transformers_class, recipe.pack_kind)
+        assert (target.kind, target.hf_class, target.pack_kind, target.task_class) == (
+            recipe.kind, recipe.transformers_class, recipe.pack_kind, recipe.espnet_task)
