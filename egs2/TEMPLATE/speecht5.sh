@@ -438,15 +438,16 @@ collect_stats() {  # collect_stats <module> <outdir> <config> <train keys> <vali
     python -m espnet2.bin.aggregate_stats_dirs "${inputs[@]}" --output_dir "${outdir}" 2>>"${logdir}/aggregate.log"
 }
 collect_text_corpus_stats() {  # stage 7 of a task that also trains on a text corpus: its shapes
-    local train_text=${dumpdir}/raw/${pretrain_text_set}/text valid_text=${dumpdir}/raw/${valid_set}_text/text
+    local train_text=${dumpdir}/raw/${pretrain_text_set}/text valid_text=${dumpdir}/raw/${valid_set}_text/text model_opts
     require "${train_text}" 4
+    model_opts=$(recipe model-opts)
     if [ ! -f "${valid_text}" ]; then
         valid_text=${train_text}  # collect_stats wants both; without held-out text, valid shapes go unused
         log "stage 7: no held-out text ${dumpdir}/raw/${valid_set}_text/text: validation scores speech only"
     fi
     # shellcheck disable=SC2046,SC2086
     collect_stats "${train_module}" "${stats_dir}/text" "${train_config}" "${train_text}" "${valid_text}" \
-        ${token_opts} $(recipe model-opts) --train_data_path_and_name_and_type "${train_text},text,text" \
+        ${token_opts} ${model_opts} --train_data_path_and_name_and_type "${train_text},text,text" \
         --valid_data_path_and_name_and_type "${valid_text},text,text"
     add_vocab_dim "${stats_dir}/text" text
     log "stage 7: text shapes are in ${stats_dir}/text/{train,valid}"
@@ -455,16 +456,17 @@ collect_text_corpus_stats() {  # stage 7 of a task that also trains on a text co
 # ------------------------------------------------------------------------ stages 7-13
 stage_7_stats() {
     require_trained 7
-    local train_dump=${dumpdir}/raw/${data_train_set} valid_dump=${dumpdir}/raw/${valid_set} p train_opts valid_opts
+    local train_dump=${dumpdir}/raw/${data_train_set} valid_dump=${dumpdir}/raw/${valid_set} p train_opts valid_opts model_opts
     require "${train_dump}/wav.scp" 4
     require "${valid_dump}/wav.scp" 4
     require "${token_dir}/tokens.txt" 5
     require_file "${train_config}" --train_config
     train_opts=$(recipe data-opts --mode train --data "${train_dump}")
     valid_opts=$(recipe data-opts --mode valid --data "${valid_dump}")
+    model_opts=$(recipe model-opts)
     # shellcheck disable=SC2046,SC2086
     collect_stats "${train_module}" "${stats_dir}" "${train_config}" "${train_dump}/wav.scp" "${valid_dump}/wav.scp" \
-        ${token_opts} $(recipe model-opts) ${train_opts} ${valid_opts}
+        ${token_opts} ${model_opts} ${train_opts} ${valid_opts}
     for p in ${vocab_shape_keys}; do add_vocab_dim "${stats_dir}" "${p}"; done
     log "stage 7: shapes and statistics are in ${stats_dir}/{train,valid}"
     if "${text_corpus}"; then collect_text_corpus_stats; fi
@@ -520,6 +522,7 @@ train_one() {  # train_one <module> <exp dir> <log name> <options...>: one proce
 stage_8_train() {
     require_trained 8
     local train_dump=${dumpdir}/raw/${data_train_set} valid_dump=${dumpdir}/raw/${valid_set} p init_opts="" task_opts
+    local train_opts valid_opts
     for p in ${shape_keys}; do
         require "${stats_dir}/train/$(shape_file "${p}")" 7
         require "${stats_dir}/valid/$(shape_file "${p}")" 7
@@ -543,10 +546,13 @@ stage_8_train() {
             --token_list "${token_dir}/tokens.txt" --out "${task_exp}/pretrained_init.pth" --cache_dir "${expdir}/pretrained_model"
         init_opts+=" --init_param ${task_exp}/pretrained_init.pth:net:net"
     fi
+    # assigned first: a failing step stops the stage here (set -e), with its one-line error
     task_opts=$(recipe train-opts)
+    train_opts=$(recipe data-opts --mode train --data "${train_dump}")
+    valid_opts=$(recipe data-opts --mode valid --data "${valid_dump}")
     # shellcheck disable=SC2046,SC2086
     train_one "${train_module}" "${task_exp}" train --config "${train_config}" --use_preprocessor true ${token_opts} \
-        $(recipe data-opts --mode train --data "${train_dump}") $(recipe data-opts --mode valid --data "${valid_dump}") \
+        ${train_opts} ${valid_opts} \
         $(shape_opts "${stats_dir}" "${shape_keys}" "${fold_lengths}") ${task_opts} ${init_opts} ${train_args}
     log "stage 8: the model is in ${task_exp} ($(cd "${task_exp}" && ls -- *.pth 2>/dev/null | tr '\n' ' '))"
 }
@@ -557,7 +563,7 @@ stage_9_inference() {
     model=$(inference_model_name)
     require "${task_exp}/${model}" 8
     require "${task_exp}/config.yaml" 8
-    "${uses_inference_config}" && require_file "${inference_config}" --inference_config
+    if "${uses_inference_config}"; then require_file "${inference_config}" --inference_config; fi
     if "${use_lm}"; then
         if [ -n "${lm_file}" ]; then require_file "${lm_model_config}" "config of --lm_file:"; else require "${lm_model_file}" 8; fi
     fi

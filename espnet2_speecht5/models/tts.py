@@ -213,7 +213,7 @@ class SpeechT5TTSModel(SpeechT5Model):
             return_attention: also return the cross-attention weights.
 
         Returns:
-            :class:`~espnet2_speecht5.nets.greedy.GeneratedSpeech` (mel (B, T, 80), lengths (B,), ...).
+            :class:`~espnet2_speecht5.search.greedy.GeneratedSpeech` (mel (B, T, 80), lengths (B,), ...).
         """
         tokens, token_lengths = self.net_tokens(text, text_lengths)
         enc = self.net.encode(tokens, token_lengths if text.size(0) > 1 else None)
