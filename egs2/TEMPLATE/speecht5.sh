@@ -49,7 +49,7 @@ cluster_iteration=1   # 1: cluster MFCC; >= 2: cluster an encoder layer of --clu
 cluster_feature_model=  # iteration >= 2: a pre-training checkpoint with config.yaml beside it
 cluster_feature_layer=6 # iteration >= 2: the encoder block of its features (from 1)
 cluster_args=         # extra options for espnet2_speecht5.bin.make_cluster_labels (--fit_fraction, --max_fit_frames, --seed, --device)
-# Fine-tuning from a pre-training model (asr, tts)
+# Fine-tuning from a pre-training model (asr, tts, sid)
 pretrained_model=     # the zip of a pretrain recipe's stage 12 (or its *.pth, config.yaml beside it):
                       # stage 5 takes its token list, stage 8 initialises the network from it
 # Speaker embeddings (stage 6; tts, vc)
@@ -121,8 +121,8 @@ Options (default in brackets):
   --n_clusters N [${n_clusters}]  --cluster_iteration N [${cluster_iteration}]   stage 6 k-means labels (1: MFCC)
   --cluster_feature_model PTH  --cluster_feature_layer N [${cluster_feature_layer}]   iteration >= 2 features
   --cluster_args '...'        options of make_cluster_labels (--fit_fraction, --max_fit_frames, --seed)
- Fine-tuning (asr, tts):
-  --pretrained_model ZIP|PTH  a pretrain model: its token list (stage 5) and parameters (stage 8)
+ Fine-tuning (asr, tts, sid):
+  --pretrained_model ZIP|PTH  a pretrain model: its token list (stage 5; not sid's speakers) and parameters (stage 8)
  Speaker embeddings (6; tts):
   --spk_source espnet_spk|files|lookup [${spk_source}]   --spk_average true|false [${spk_average}]
   --spk_files PATH (files)  --spk_model PATH (espnet_spk, instead of training one)  --spk_config YAML [${spk_config}]
@@ -543,7 +543,8 @@ stage_8_train() {
         # the parts of the pre-training network that this task's network has (keys net.*); the token list must be its own
         mkdir -p "${task_exp}"
         python -m espnet2_speecht5.bin.pretrained_init params --pretrained_model "${pretrained_model}" --task "${task}" \
-            --token_list "${token_dir}/tokens.txt" --out "${task_exp}/pretrained_init.pth" --cache_dir "${expdir}/pretrained_model"
+            --token_list "${token_dir}/tokens.txt" --train_config "${train_config}" \
+            --out "${task_exp}/pretrained_init.pth" --cache_dir "${expdir}/pretrained_model"
         init_opts+=" --init_param ${task_exp}/pretrained_init.pth:net:net"
     fi
     # assigned first: a failing step stops the stage here (set -e), with its one-line error

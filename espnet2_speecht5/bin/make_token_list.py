@@ -9,8 +9,8 @@ Usage::
     python -m espnet2_speecht5.bin.make_token_list --token_type spk --utt2spk dump/raw/train/utt2spk \\
         --outdir data/token_list/spk
 
-Writes ``OUTDIR/tokens.txt`` (``<blank>``, ``<unk>``, the tokens, ``<sos/eos>``; for ``spk``
-just the sorted speakers) and, for ``unigram``/``bpe``, the sentencepiece model ``OUTDIR/bpe.model``.
+Writes ``OUTDIR/tokens.txt`` (``<blank>``, ``<unk>``, the tokens, ``<sos/eos>``; for ``spk`` the
+tokens are the sorted speakers) and, for ``unigram``/``bpe``, the sentencepiece model ``OUTDIR/bpe.model``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The three SpeechT5 task networks: speech-to-text, text-to-speech and speech-to-speech.
+"""The SpeechT5 task networks: speech-to-text, text-to-speech, speech-to-speech and speech-to-class.
 
-Each is pre-net -> shared encoder -> shared decoder (with its pre-net) -> post-net. Padding is
-given as lengths (ESPnet's convention); ``None`` means nothing is padded.
+Each is pre-net -> shared encoder -> shared decoder (with its pre-net) -> post-net; speech-to-class
+(speaker identification) stops after one decoder step, which pools the utterance. Padding is given
+as lengths (ESPnet's convention); ``None`` means nothing is padded.
 """
 
 from __future__ import annotations
@@ -205,11 +206,49 @@ class SpeechToSpeech(_SpeechEncoding, _SpeechDecoding):
         return self.decode(self.encode(wav, wav_lengths), prev_mel, prev_lengths, speaker, need_weights)
 
 
-NETWORKS = {"s2t": SpeechToText, "t2s": TextToSpeech, "s2s": SpeechToSpeech}
+class SpeechToClass(_SpeechEncoding):
+    """Speech-encoder pre-net -> encoder [-> one decoder step] -> an utterance vector (SID).
+
+    With ``attention_pooling`` (SpeechT5's SID), the decoder runs one step from a zero input and
+    cross-attends to every encoder frame: a learned attention pooling. Without it, the network
+    is the encoder only and :meth:`pool` returns the mean and standard deviation of its frames.
+    The classifier on top of the vector belongs to the model.
+    """
+
+    def __init__(self, cfg: SpeechT5Config, attention_pooling: bool = True) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.speech_prenet = SpeechEncoderPrenet(cfg)
+        self.encoder = Encoder(cfg)
+        if attention_pooling:
+            self.decoder = Decoder(cfg)
+
+    @property
+    def pooled_size(self) -> int:
+        """D with attention pooling, 2·D for mean+std pooling."""
+        return self.cfg.d_model if hasattr(self, "decoder") else 2 * self.cfg.d_model
+
+    def pool(self, enc: EncoderOutput, need_weights: bool = False) -> Tuple[torch.Tensor, Optional[List[torch.Tensor]]]:
+        """Encoder output (B, S, D) -> (B, D) or (B, 2·D), and the decoder's cross-attention per block (B, H, 1, S)."""
+        if hasattr(self, "decoder"):
+            start = enc.hidden.new_zeros(enc.hidden.size(0), 1, enc.hidden.size(2))
+            out = self.decoder(start, enc.hidden, None, enc.valid, None, need_weights)
+            return out.hidden[:, 0], out.cross_attentions
+        hidden = enc.hidden
+        if enc.valid is None:
+            return torch.cat([hidden.mean(dim=1), hidden.std(dim=1, unbiased=False)], dim=-1), None
+        weight = enc.valid.unsqueeze(-1).to(hidden.dtype)
+        count = weight.sum(dim=1).clamp(min=1.0)
+        mean = (hidden * weight).sum(dim=1) / count
+        var = (((hidden - mean[:, None]) ** 2) * weight).sum(dim=1) / count
+        return torch.cat([mean, var.clamp(min=1e-8).sqrt()], dim=-1), None
+
+
+NETWORKS = {"s2t": SpeechToText, "t2s": TextToSpeech, "s2s": SpeechToSpeech, "s2c": SpeechToClass}
 
 
 def build_network(kind: str, cfg: SpeechT5Config) -> nn.Module:
-    """``s2t``, ``t2s`` or ``s2s`` -> the matching composition."""
+    """``s2t``, ``t2s``, ``s2s`` or ``s2c`` -> the matching composition."""
     if kind not in NETWORKS:
         raise ValueError(f"unknown network kind {kind!r}; choose from {sorted(NETWORKS)}")
     return NETWORKS[kind](cfg)

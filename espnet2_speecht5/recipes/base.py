@@ -170,6 +170,15 @@ class TaskRecipe:
             raise DataError(f"task '{self.name}' trains the whole joint network; it has no fine-tuning network")
         return network_parts(self.kind)
 
+    def pretrained_parts(self, train_config: Optional[Path] = None) -> Tuple[str, ...]:
+        """The parts that stage 8 takes from a pre-training model (``--pretrained_model``): the network's own."""
+        return self.network_parts
+
+    @property
+    def shares_pretrained_tokens(self) -> bool:
+        """Whether fine-tuning keeps the pre-training model's token list (text tokens; not a speaker list)."""
+        return self.token_lists in ("source", "source_target")
+
     @property
     def meta_keys(self) -> Tuple[str, str]:
         """The meta.yaml keys of the training config and the model file of the packed zip."""
@@ -290,7 +299,9 @@ class TaskRecipe:
                 f"--{prefix}train_config", str(exp / "config.yaml"), f"--{prefix}model_file", str(exp / model)]
         if ctx.flag("use_lm"):
             args += ["--lm_train_config", ctx.lm_model_config, "--lm_file", ctx.lm_model_file]
-        return args + ["--config", ctx.inference_config, "--output_dir", str(logdir / "output.JOB")]
+        if self.uses_inference_config:
+            args += ["--config", ctx.inference_config]
+        return args + ["--output_dir", str(logdir / "output.JOB")]
 
     def merge_jobs(self, ctx: Context, logdir: Path, nj: int, outdir: Path) -> None:
         """Stage 9: the jobs' outputs as one set of files in ``outdir``."""

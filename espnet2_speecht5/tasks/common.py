@@ -166,7 +166,7 @@ class SpeechT5AbsTask(AbsTask):
         add_network_arguments(parser, dict(cls.default_model_conf), cls.model_conf_help)
         group = parser.add_argument_group(description="Preprocess related")
         group.add_argument("--use_preprocessor", type=str2bool, default=True, help=cls.use_preprocessor_help)
-        group.add_argument("--token_type", type=str, default="char", choices=list(cls.token_types))
+        group.add_argument("--token_type", type=str, default=cls.token_types[0], choices=list(cls.token_types))
         group.add_argument("--bpemodel", type=str_or_none, default=None, help="sentencepiece model (token_type bpe)")
         group.add_argument("--non_linguistic_symbols", type=str_or_none, default=None, help="file of symbols to keep")
         group.add_argument(

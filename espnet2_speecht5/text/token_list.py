@@ -165,7 +165,12 @@ def make_token_list(token_type: str, text_file: PathLike, outdir: PathLike, nbpe
 
 
 def make_speaker_list(utt2spk: PathLike, outdir: PathLike) -> Tuple[Path, int]:
-    """Write the sorted (byte order) distinct speakers of ``utt2spk`` to ``outdir/tokens.txt``."""
+    """Write ``<blank>``, ``<unk>``, the sorted (byte order) distinct speakers of ``utt2spk`` and ``<sos/eos>``
+    to ``outdir/tokens.txt`` (ESPnet's layout, so that its preprocessor maps a speaker to its id).
+
+    Returns:
+        the path and the number of speakers.
+    """
     speakers = set()
     for number, utt, spk in iter_lines(utt2spk):
         if not spk:
@@ -175,6 +180,6 @@ def make_speaker_list(utt2spk: PathLike, outdir: PathLike) -> Tuple[Path, int]:
         raise DataError("has no speaker (the file is empty)", utt2spk)
     path = Path(outdir) / "tokens.txt"
     ordered = sorted(speakers, key=lambda s: s.encode("utf-8"))
-    write_token_list(path, ordered)
+    write_token_list(path, with_special_tokens(ordered))
     logger.info("wrote %s: %d speakers of %s", path, len(ordered), utt2spk)
     return path, len(ordered)

@@ -13,6 +13,7 @@ import yaml
 
 from espnet2_speecht5.checkpoint.archive import add_checksums
 from espnet2_speecht5.models.asr import SpeechT5ASRModel
+from espnet2_speecht5.models.sid import SpeechT5SIDModel
 from espnet2_speecht5.models.tts import SpeechT5TTSModel
 from espnet2_speecht5.tasks.common import net_config_from_conf
 
@@ -49,6 +50,20 @@ def write_asr_exp(recipe: Path, name: str = "asr_tiny", tokens: Sequence[str] = 
     return dict(exp=exp, config=exp / "config.yaml", model=exp / "model.pth")
 
 
+def write_sid_exp(recipe: Path, name: str = "sid_tiny", tokens: Sequence[str] = SPEAKER_TOKENS, seed: int = 0,
+                  head: str = "decoder") -> Dict[str, Path]:
+    """``recipe/exp/<name>/{config.yaml, model.pth}`` of a random speaker-identification model."""
+    exp = recipe / "exp" / name
+    exp.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    model = SpeechT5SIDModel(len(tokens), list(tokens), net_config_from_conf(ASR_NET), head=head)
+    torch.save(model.state_dict(), exp / "model.pth")
+    config = _config(tokens, "word", ASR_NET, {"head": head})
+    (exp / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    (exp / "RESULTS.md").write_text("# RESULTS\n\nnothing measured: random weights\n", encoding="utf-8")
+    return dict(exp=exp, config=exp / "config.yaml", model=exp / "model.pth")
+
+
 def write_tts_exp(recipe: Path, name: str = "tts_tiny", seed: int = 0,
                   speakers: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, Path]:
     """``recipe/exp/<name>`` of a random TTS model, plus ``dump/xvector/train/spk_xvector.ark``."""
@@ -74,7 +89,7 @@ def pack(recipe: Path, out: Path, task: str, config: Path, model: Path, options:
     """Pack as ``espnet2.bin.pack`` does, from inside the recipe folder (paths relative to it)."""
     from espnet2.main_funcs.pack_funcs import pack as espnet_pack
 
-    prefix = "asr_" if task == "asr" else ""
+    prefix = {"asr": "asr_", "classification": "classification_"}.get(task, "")
     here = Path.cwd()
     os.chdir(recipe)
     try:

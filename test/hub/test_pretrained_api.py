@@ -16,7 +16,7 @@ import yaml
 from espnet2_speecht5 import Speech2Label, Speech2Speech, Speech2Text, Text2Speech
 from espnet2_speecht5.runtime.errors import DataError
 
-from hub_helpers import SPEAKER_TOKENS, pack, tone, write_asr_exp, write_tts_exp
+from hub_helpers import SPEAKER_TOKENS, pack, tone, write_asr_exp, write_sid_exp, write_tts_exp
 
 
 @pytest.fixture(scope="module")
@@ -125,28 +125,36 @@ def test_text2speech_uses_the_packed_speaker_table(tmp_path: Path):
         tts.synthesize("abc de", "carl")
 
 
-@pytest.fixture(scope="module")
-def sid_zip(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=["decoder", "pooling"])
+def sid_zip(tmp_path_factory: pytest.TempPathFactory, request):
     recipe = tmp_path_factory.mktemp("sid_recipe")
-    exp = write_asr_exp(recipe, name="sid_tiny", tokens=SPEAKER_TOKENS, token_type="word", seed=5)
-    return exp, pack(recipe, recipe / "sid.zip", "asr", exp["config"], exp["model"])
+    exp = write_sid_exp(recipe, name="sid_tiny", seed=5, head=request.param)
+    return exp, pack(recipe, recipe / "sid.zip", "classification", exp["config"], exp["model"])
 
 
-def test_speech2label_picks_the_best_speaker_from_one_decoder_step(sid_zip, tmp_path: Path):
+def test_speech2label_from_a_zip_ranks_the_speakers_as_the_model_scores_them(sid_zip, tmp_path: Path):
     exp, zip_path = sid_zip
     sid = Speech2Label.from_pretrained(str(zip_path), cache_dir=tmp_path / "cache")
     assert sid.labels == ["spk_anna", "spk_bert", "spk_carl"]
+    assert sid.head == yaml.safe_load(exp["config"].read_text())["model_conf"]["head"]
     wav = tone(freq=330.0)
-    # The reference: the decoder's first-step logits over the label tokens, straight from the model.
-    model = sid.model
+    # The reference: the classifier's logits of a model built and loaded from the unpacked files.
+    from espnet2_speecht5.inference.speech2label import load_sid_model
+
+    model, _ = load_sid_model(exp["config"], exp["model"])
     with torch.no_grad():
-        enc, _ = model.encode(torch.from_numpy(wav)[None], torch.tensor([wav.size]))
-        logits, _ = model.decoder_logits(enc, torch.tensor([[model.sos]]))
-    label_logits = logits[0, 0, 2:5]
-    assert sid(wav) == SPEAKER_TOKENS[2 + int(label_logits.argmax())]
+        logits, _ = model.label_logits(torch.from_numpy(wav)[None], torch.tensor([wav.size]))
+    assert sid(wav) == SPEAKER_TOKENS[2 + int(logits[0].argmax())]
     top = sid.top(wav, k=3)
-    assert [label for label, _ in top] == [SPEAKER_TOKENS[2 + i] for i in label_logits.argsort(descending=True)]
+    assert [label for label, _ in top] == [SPEAKER_TOKENS[2 + i] for i in logits[0].argsort(descending=True)]
+    np.testing.assert_allclose([p for _, p in top], logits[0].softmax(-1).sort(descending=True).values, rtol=1e-5)
     assert abs(sum(p for _, p in top) - 1.0) < 1e-5
+
+
+def test_speech2label_refuses_an_asr_model(asr_zip, tmp_path: Path):
+    _, zip_path = asr_zip
+    with pytest.raises(DataError, match="classification_train_config"):
+        Speech2Label.from_pretrained(str(zip_path), cache_dir=tmp_path / "cache")
 
 
 def test_speech2label_refuses_a_transformers_folder(tmp_path: Path):

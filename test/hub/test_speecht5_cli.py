@@ -17,7 +17,7 @@ from espnet2_speecht5.checkpoint.archive import verify_archive
 from espnet2_speecht5.inference.speech2text import Speech2Text
 from espnet2_speecht5.runtime.errors import DataError
 
-from hub_helpers import SPEAKER_TOKENS, tone, write_asr_exp, write_tts_exp
+from hub_helpers import SPEAKER_TOKENS, tone, write_asr_exp, write_sid_exp, write_tts_exp
 
 DECODE = dict(beam_size=3, ctc_weight=0.3, maxlenratio=0.3, minlenratio=0.2)
 
@@ -113,9 +113,9 @@ def test_synthesize_writes_wavs_for_a_text_and_for_a_text_file(tmp_path: Path, m
 
 def test_identify_prints_the_best_labels(tmp_path: Path, capsys, monkeypatch):
     recipe = tmp_path / "sid_recipe"
-    write_asr_exp(recipe, name="sid_tiny", tokens=SPEAKER_TOKENS, token_type="word", seed=5)
+    write_sid_exp(recipe, name="sid_tiny", seed=5)
     monkeypatch.chdir(recipe)
-    main(["pack", "--task", "asr", "--train_config", "exp/sid_tiny/config.yaml", "--model_file",
+    main(["pack", "--task", "sid", "--train_config", "exp/sid_tiny/config.yaml", "--model_file",
           "exp/sid_tiny/model.pth", "--out", "sid.zip"])
     sf.write("a.wav", tone(), 16000)
     main(["identify", "--model", "sid.zip", "--cache_dir", "c", "--top", "2", "a.wav"])

@@ -189,3 +189,31 @@ def test_two_cpu_ranks_train_the_interleaved_batches(tmp_path: Path):
     assert "an epoch: 4 speech and 4 text batches" in proc.stderr  # each rank holds half of every batch
     assert "2epoch results:" in proc.stderr
     assert (out / "2epoch.pth").is_file()
+
+
+@pytest.mark.parametrize("head", ["decoder", "pooling"])
+def test_fine_tuning_takes_the_parts_of_the_sid_network(trained, tmp_path: Path, head: str):
+    from pretrain_data import NET_CONF
+
+    from espnet2_speecht5.bin import pretrained_init
+    from espnet2_speecht5.checkpoint.io import load_checkpoint
+    from espnet2_speecht5.models.sid import SpeechT5SIDModel
+    from espnet2_speecht5.tasks.common import net_config_from_conf
+    from espnet2_speecht5.train.checks import load_init_param
+
+    pretrained = trained["exp"] / "valid.acc_mlm.best.pth"
+    speakers = ["<blank>", "<unk>", "anna", "bert", "<sos/eos>"]  # not the pre-training token list: allowed
+    (tmp_path / "tokens.txt").write_text("\n".join(speakers) + "\n")
+    (tmp_path / "train.yaml").write_text(f"model_conf:\n    head: {head}\n")
+    pretrained_init.main(["params", "--pretrained_model", str(pretrained), "--task", "sid", "--token_list",
+                          str(tmp_path / "tokens.txt"), "--train_config", str(tmp_path / "train.yaml"),
+                          "--out", str(tmp_path / "init.pth"), "--cache_dir", str(tmp_path / "cache")])
+    init = load_checkpoint(tmp_path / "init.pth")
+    expected_parts = {"speech_prenet", "encoder"} | ({"decoder"} if head == "decoder" else set())
+    assert {key.split(".")[1] for key in init} == expected_parts
+    torch.manual_seed(0)
+    sid = SpeechT5SIDModel(len(speakers), speakers, net_config_from_conf(NET_CONF), head=head)
+    load_init_param(f"{tmp_path / 'init.pth'}:net:net", sid, ignore_init_mismatch=False)  # strict: every key fits
+    state = load_checkpoint(pretrained)
+    for key, value in sid.net.state_dict().items():  # the whole network comes from pre-training; the head is new
+        assert torch.equal(value, state[f"net.{key}"]), key

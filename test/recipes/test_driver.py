@@ -103,7 +103,7 @@ def make_toy_recipe(root: Path, task: str) -> Path:
     (recipe / "run.sh").write_text(
         "#!/usr/bin/env bash\nset -euo pipefail\n"
         f'./speecht5.sh --task {task} --train_set train --valid_set dev --test_sets "dev test" '
-        f'--nj 2 --local_data_opts "--task {task}" "$@"\n'
+        f'--nj 2 {"--token_type word " if task == "sid" else ""}--local_data_opts "--task {task}" "$@"\n'
     )
     (recipe / "run.sh").chmod(0o755)
     return recipe
@@ -193,7 +193,8 @@ def test_stages_1_to_5_for_every_task(tmp_path: Path, task: str):
         assert len((dumped / "utt2num_samples_tgt").read_text().splitlines()) == 12
         assert f"stage 5: skipped: task {task} has no text output" in proc.stderr
     elif task == "sid":
-        assert (token_lists / "spk" / "tokens.txt").read_text().split() == ["spka", "spkb", "spkc"]
+        tokens = (token_lists / "word" / "tokens.txt").read_text().split()
+        assert tokens == ["<blank>", "<unk>", "spka", "spkb", "spkc", "<sos/eos>"]
     elif task == "st":
         assert (token_lists / "tgt_char" / "tokens.txt").is_file()
         assert (dumped / "text.tgt").is_file()

@@ -49,6 +49,8 @@ the interpreter start and ESPnet's import are paid once. The same table is in do
 | 38 | not a pre-training model | 5, 8: pretrained_init | `asr.zip: is not a pre-training model (meta.yaml names ...)` |
 | 39 | token list not the model's | 8: pretrained_init | `model.pth: the token list differs from the pre-training ...` |
 | 40 | empty text corpus | 8: pretrain_train | `.../train/text: has no lines (...: the text corpus is empty; ...)` |
+| 41 | one training speaker | 5: sid recipe | `dump/raw/train/utt2spk: has 1 speaker: speaker identification needs at least two` |
+| 42 | test speaker not in training | 10: sid recipe | counted: an error in `accuracy`, and `1 utterance(s) of a speaker the model was not trained on` in RESULTS.md |
 
 Budget: the whole module runs in under 90 s on 2 CPU cores.
 """
@@ -740,6 +742,47 @@ def test_40_empty_text_corpus(pretrain_set, tmp_path: Path, capsys):
     assert code == 1
     one_error_line(err, f"ERROR: {text}: has no lines")
     assert not list((tmp_path / "exp").glob("*.pth")) and not list((tmp_path / "exp2").glob("*.pth"))
+
+
+def _sid_context(root: Path):
+    from espnet2_speecht5.recipes import Context
+
+    return Context(task="sid", dumpdir=str(root / "dump"), expdir=str(root / "exp"), data_train_set="train",
+                   token_type="word", token_dir=str(root / "tokens"), task_exp=str(root / "exp" / "sid"))
+
+
+def test_41_sid_training_set_with_one_speaker(tmp_path: Path):
+    from espnet2_speecht5.recipes import get_recipe
+    from espnet2_speecht5.runtime.errors import DataError
+
+    ctx = _sid_context(tmp_path)
+    utt2spk = ctx.raw("train") / "utt2spk"
+    utt2spk.parent.mkdir(parents=True)
+    utt2spk.write_text("anna_1 anna\nanna_2 anna\n")
+    with pytest.raises(DataError) as err:
+        get_recipe("sid").make_token_lists(ctx)
+    assert str(err.value) == f"{utt2spk}: has 1 speaker: speaker identification needs at least two"
+
+
+def test_42_sid_test_speaker_not_in_training(tmp_path: Path):
+    import yaml
+
+    from espnet2_speecht5.recipes import get_recipe
+    from espnet2_speecht5.recipes.steps import results_text
+
+    ctx = _sid_context(tmp_path)
+    recipe = get_recipe("sid")
+    decode = recipe.decode_dir(ctx, "m.pth") / "test"
+    decode.mkdir(parents=True)
+    (Path(ctx.task_exp) / "config.yaml").write_text(yaml.safe_dump({"token_list": ["<blank>", "<unk>", "anna", "bert",
+                                                                                     "<sos/eos>"]}))
+    ctx.raw("test").mkdir(parents=True)
+    (ctx.raw("test") / "utt2spk").write_text("anna_1 anna\nzoe_1 zoe\n")
+    (decode / "label").write_text("anna_1 anna\nzoe_1 bert\n")
+    scores = recipe.score(ctx, "test", decode.parent, "m.pth")  # no crash: the utterance is scored
+    assert scores["metrics"]["accuracy"] == 50.0 and scores["details"]["unknown_speakers"] == 1
+    assert "1 utterance(s) of a speaker the model was not trained on, counted as errors (e.g. `zoe_1`)" in \
+        results_text(Path(ctx.task_exp), date="today", repo=str(tmp_path))
 
 
 def test_docs_bad_inputs_holds_this_catalogue():

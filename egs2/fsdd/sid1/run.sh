@@ -7,5 +7,6 @@ set -euo pipefail
     --train_set train \
     --valid_set dev \
     --test_sets "dev test" \
+    --token_type word \
     --local_data_opts "--task sid" \
     "$@"
