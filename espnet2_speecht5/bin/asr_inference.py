@@ -23,13 +23,10 @@ each with a log line.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import logging
 import sys
 from typing import List, Optional
 
-from espnet2_speecht5.bin.cli import fail, str2bool
-from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.bin.cli import fail, run_request, str2bool
 from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
 
 with quiet_espnet():
@@ -80,16 +77,9 @@ def get_parser() -> argparse.ArgumentParser:
 def main(cmd: Optional[List[str]] = None) -> None:
     parser = get_parser()
     args = parser.parse_args(cmd)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     if not args.model_tag and not args.asr_train_config:
         fail("give --asr_train_config and --asr_model_file, or --model_tag")
-    fields = {field.name for field in dataclasses.fields(DecodeRequest)}
-    try:
-        decode_set(DecodeRequest(**{name: value for name, value in vars(args).items() if name in fields}))
-    except DataError as err:
-        fail(str(err))
-    except OSError as err:
-        fail(f"{err.strerror or err}: {err.filename}" if err.filename else str(err))
+    run_request(decode_set, DecodeRequest, args)
 
 
 if __name__ == "__main__":

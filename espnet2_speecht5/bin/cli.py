@@ -7,9 +7,11 @@ without a traceback.  Programming errors still raise normally.
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import logging
 import sys
-from typing import Callable, List, NoReturn, Optional
+from typing import Any, Callable, List, NoReturn, Optional
 
 from espnet2_speecht5.runtime.cli import run_cli, str2bool  # noqa: F401 (str2bool: for the entry points)
 
@@ -42,3 +44,20 @@ def run_main(main: Callable[[Optional[List[str]]], None], argv: Optional[List[st
     """
     setup_logging()
     sys.exit(run_cli(main, argv))
+
+
+def run_request(body: Callable[[Any], Any], request_class: type, args: argparse.Namespace) -> None:
+    """Call ``body(request_class(...))`` with the parsed options that are fields of the request.
+
+    Bad input (:class:`DataError`, ``OSError``) becomes one ``ERROR:`` line and exit status 1.
+    """
+    from espnet2_speecht5.runtime.errors import DataError
+
+    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    fields = {field.name for field in dataclasses.fields(request_class)}
+    try:
+        body(request_class(**{name: value for name, value in vars(args).items() if name in fields}))
+    except DataError as err:
+        fail(str(err))
+    except OSError as err:
+        fail(f"{err.strerror or err}: {err.filename}" if err.filename else str(err))

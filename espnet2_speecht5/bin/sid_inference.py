@@ -12,13 +12,10 @@ Example::
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import logging
 import sys
 from typing import List, Optional
 
-from espnet2_speecht5.bin.cli import fail
-from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.bin.cli import run_request
 from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
 
 with quiet_espnet():
@@ -47,14 +44,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(cmd: Optional[List[str]] = None) -> None:
     args = get_parser().parse_args(cmd)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    fields = {field.name for field in dataclasses.fields(ClassifyRequest)}
-    try:
-        classify_set(ClassifyRequest(**{name: value for name, value in vars(args).items() if name in fields}))
-    except DataError as err:
-        fail(str(err))
-    except OSError as err:
-        fail(f"{err.strerror or err}: {err.filename}" if err.filename else str(err))
+    run_request(classify_set, ClassifyRequest, args)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,10 @@ Example::
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import logging
 import sys
 from typing import List, Optional
 
-from espnet2_speecht5.bin.cli import fail, str2bool
-from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.bin.cli import run_request, str2bool
 from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
 
 with quiet_espnet():
@@ -79,14 +76,7 @@ def get_parser() -> argparse.ArgumentParser:
 def main(cmd: Optional[List[str]] = None) -> None:
     parser = get_parser()
     args = parser.parse_args(cmd)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    fields = {field.name for field in dataclasses.fields(SynthesisRequest)}
-    try:
-        synthesize_set(SynthesisRequest(**{name: value for name, value in vars(args).items() if name in fields}))
-    except DataError as err:
-        fail(str(err))
-    except OSError as err:
-        fail(f"{err.strerror or err}: {err.filename}" if err.filename else str(err))
+    run_request(synthesize_set, SynthesisRequest, args)
 
 
 if __name__ == "__main__":

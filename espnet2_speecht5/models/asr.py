@@ -21,12 +21,12 @@ from espnet.nets.pytorch_backend.transformer.label_smoothing_loss import LabelSm
 from espnet2.asr.ctc import CTC
 from espnet2.torch_utils.device_funcs import force_gatherable
 
-from espnet2_speecht5.models.common import AttentionProbes, SpeechT5Model, decoder_io, espnet_net_config
+from espnet2_speecht5.models.common import AttentionProbes, SpeechT5Model, WaveformInput, decoder_io, espnet_net_config
 from espnet2_speecht5.nets.compositions import EncoderOutput, SpeechToText
 from espnet2_speecht5.nets.config import SpeechT5Config
 
 
-class SpeechT5ASRModel(SpeechT5Model):
+class SpeechT5ASRModel(WaveformInput, SpeechT5Model):
     """Joint CTC/attention ASR on :class:`~espnet2_speecht5.nets.compositions.SpeechToText`.
 
     Args:
@@ -162,14 +162,3 @@ class SpeechT5ASRModel(SpeechT5Model):
         stats["loss"] = loss.detach()
         loss, stats, weight = force_gatherable((loss, stats, batch), loss.device)
         return loss, stats, weight
-
-    def collect_feats(
-        self,
-        speech: torch.Tensor,
-        speech_lengths: torch.Tensor,
-        text: Optional[torch.Tensor] = None,
-        text_lengths: Optional[torch.Tensor] = None,
-        **kwargs,
-    ) -> Dict[str, torch.Tensor]:
-        """No front-end: the features are the raw waveform (B, L) and its lengths (B,)."""
-        return {"feats": speech, "feats_lengths": speech_lengths}

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from espnet.nets.pytorch_backend.transformer.attention import MultiHeadedAttention
@@ -149,6 +149,16 @@ def make_targets(mel: torch.Tensor, mel_lengths: torch.Tensor, reduction_factor:
     stop = torch.zeros(mel.shape[:2], dtype=mel.dtype, device=mel.device)
     stop[torch.arange(mel.size(0), device=mel.device), lengths - 1] = 1.0
     return MelTargets(mel, lengths, shift_mel_right(mel, r), lengths // r, stop)
+
+
+class WaveformInput:
+    """Mixin of the models whose input is the raw waveform: no front-end statistics to collect."""
+
+    def collect_feats(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor, *targets: torch.Tensor, **kwargs
+    ) -> Dict[str, torch.Tensor]:
+        """The features are the raw waveform (B, L) and its lengths (B,)."""
+        return {"feats": speech, "feats_lengths": speech_lengths}
 
 
 class SpeechT5Model(AbsESPnetModel):

@@ -21,7 +21,7 @@ import torch
 from espnet2.torch_utils.device_funcs import force_gatherable
 from torch import nn
 
-from espnet2_speecht5.models.common import AttentionProbes, SpeechT5Model, espnet_net_config
+from espnet2_speecht5.models.common import AttentionProbes, SpeechT5Model, WaveformInput, espnet_net_config
 from espnet2_speecht5.nets.compositions import EncoderOutput, SpeechToClass
 from espnet2_speecht5.nets.config import SpeechT5Config
 
@@ -51,7 +51,7 @@ def random_crop(
     return out, kept
 
 
-class SpeechT5SIDModel(SpeechT5Model):
+class SpeechT5SIDModel(WaveformInput, SpeechT5Model):
     """Closed-set speaker identification on :class:`~espnet2_speecht5.nets.compositions.SpeechToClass`.
 
     Args:
@@ -148,14 +148,3 @@ class SpeechT5SIDModel(SpeechT5Model):
         stats: Dict[str, Optional[torch.Tensor]] = {"loss": loss.detach(), "acc": acc.detach()}
         loss, stats, weight = force_gatherable((loss, stats, batch), loss.device)
         return loss, stats, weight
-
-    def collect_feats(
-        self,
-        speech: torch.Tensor,
-        speech_lengths: torch.Tensor,
-        text: Optional[torch.Tensor] = None,
-        text_lengths: Optional[torch.Tensor] = None,
-        **kwargs,
-    ) -> Dict[str, torch.Tensor]:
-        """No front-end: the features are the raw waveform (B, L) and its lengths (B,)."""
-        return {"feats": speech, "feats_lengths": speech_lengths}

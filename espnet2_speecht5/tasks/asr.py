@@ -21,7 +21,7 @@ checkpoint (``convert_checkpoint.py`` writes a state dict of the network without
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict, Tuple
+from typing import Any, Dict
 
 from espnet2_speecht5.models.asr import SpeechT5ASRModel
 from espnet2_speecht5.tasks.common import SpeechT5AbsTask
@@ -52,11 +52,3 @@ class ASRTask(SpeechT5AbsTask):
     def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
         group = cls.add_common_arguments(parser)
         group.add_argument("--speech_volume_normalize", type=float, default=None, help="scale the peak to this value")
-
-    @classmethod
-    def required_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
-        return ("speech",) if inference else ("speech", "text")
-
-    @classmethod
-    def optional_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
-        return ()

@@ -141,6 +141,8 @@ class SpeechT5AbsTask(AbsTask):
             (``--g2p`` accepts only none).
         model_errors_are_config_errors: a TypeError or ValueError of the model's constructor becomes
             a one-line ``model_conf:`` :class:`ConfigError`.
+        inputs, targets, optional_inputs: the data names of inference, the ones training adds, and
+            the optional ones (ESPnet's ``required_data_names`` / ``optional_data_names``).
     """
 
     num_optimizers: int = 1
@@ -154,6 +156,9 @@ class SpeechT5AbsTask(AbsTask):
     use_preprocessor_help: str = "tokenise the text"
     g2p_help: Optional[str] = None
     model_errors_are_config_errors: bool = True
+    inputs: Tuple[str, ...] = ("speech",)
+    targets: Tuple[str, ...] = (TEXT_NAME,)
+    optional_inputs: Tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ options
     @classmethod
@@ -179,6 +184,14 @@ class SpeechT5AbsTask(AbsTask):
         return group
 
     # ------------------------------------------------------------------ data
+    @classmethod
+    def required_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
+        return cls.inputs if inference else cls.inputs + cls.targets
+
+    @classmethod
+    def optional_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
+        return cls.optional_inputs
+
     @classmethod
     def build_collate_fn(
         cls, args: argparse.Namespace, train: bool

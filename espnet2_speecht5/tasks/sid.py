@@ -8,7 +8,7 @@ takes the keyword arguments of :class:`~espnet2_speecht5.models.sid.SpeechT5SIDM
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Any, Dict
 
 from espnet2_speecht5.models.sid import SpeechT5SIDModel
 from espnet2_speecht5.tasks.common import SpeechT5AbsTask
@@ -24,11 +24,3 @@ class SIDTask(SpeechT5AbsTask):
     model_conf_help = "keyword arguments of SpeechT5SIDModel (head: decoder|pooling, crop_seconds, lsm_weight, ...)"
     token_types = ("word",)
     use_preprocessor_help = "turn the speaker of each utterance into its id"
-
-    @classmethod
-    def required_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
-        return ("speech",) if inference else ("speech", "text")
-
-    @classmethod
-    def optional_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
-        return ()

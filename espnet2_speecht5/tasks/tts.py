@@ -18,8 +18,6 @@ in :mod:`espnet2_speecht5.tasks.common`.
 
 from __future__ import annotations
 
-from typing import Tuple
-
 from espnet2_speecht5.models.tts import SpeechT5TTSModel
 from espnet2_speecht5.tasks.common import SpeechT5AbsTask
 
@@ -27,15 +25,10 @@ from espnet2_speecht5.tasks.common import SpeechT5AbsTask
 class TTSTask(SpeechT5AbsTask):
     """SpeechT5 TTS: characters (+ speaker x-vector) in, 80-bin log-mel out."""
 
+    inputs = ("text",)
+    targets = ("speech",)
+    optional_inputs = ("spembs",)
     model_class = SpeechT5TTSModel
     model_conf_help = "keyword arguments of SpeechT5TTSModel (l1_weight, bce_pos_weight, guided_attn_weight, ...)"
     token_types = ("char", "bpe", "word", "phn")
     g2p_help = "grapheme-to-phoneme converter (token_type phn)"
-
-    @classmethod
-    def required_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
-        return ("text",) if inference else ("text", "speech")
-
-    @classmethod
-    def optional_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
-        return ("spembs",)

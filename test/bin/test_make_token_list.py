@@ -92,7 +92,8 @@ def test_speaker_list(tmp_path: Path):
     utt2spk.write_text("spkb_1 spkb\nspka_1 spka\nspkc_2 spkc\nspka_2 spka\n")
     proc = run_cli("make_token_list", "--token_type", "spk", "--utt2spk", str(utt2spk), "--outdir", str(tmp_path / "s"))
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "s" / "tokens.txt").read_text() == "spka\nspkb\nspkc\n"
+    # ESPnet's layout, so that its preprocessor maps a speaker (one word) to its id
+    assert (tmp_path / "s" / "tokens.txt").read_text() == "<blank>\n<unk>\nspka\nspkb\nspkc\n<sos/eos>\n"
 
 
 def test_empty_text_file_is_an_error(tmp_path: Path):

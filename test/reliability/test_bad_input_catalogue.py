@@ -49,8 +49,8 @@ the interpreter start and ESPnet's import are paid once. The same table is in do
 | 38 | not a pre-training model | 5, 8: pretrained_init | `asr.zip: is not a pre-training model (meta.yaml names ...)` |
 | 39 | token list not the model's | 8: pretrained_init | `model.pth: the token list differs from the pre-training ...` |
 | 40 | empty text corpus | 8: pretrain_train | `.../train/text: has no lines (...: the text corpus is empty; ...)` |
-| 41 | one training speaker | 5: sid recipe | `dump/raw/train/utt2spk: has 1 speaker: speaker identification needs at least two` |
-| 42 | test speaker not in training | 10: sid recipe | counted: an error in `accuracy`, and `1 utterance(s) of a speaker the model was not trained on` in RESULTS.md |
+| 41 | one training speaker | 5: sid recipe | `.../train/utt2spk: has 1 speaker: speaker identification needs ...` |
+| 42 | test speaker not in training | 10: sid recipe | an error; RESULTS.md: `1 utterance(s) of a speaker ...` |
 
 Budget: the whole module runs in under 90 s on 2 CPU cores.
 """
