@@ -137,7 +137,8 @@ def _kill_and_resume(launcher, args: List[str], exp: Path, logs: Path) -> List[D
     for index in range(KILLS + 1):
         record: Dict[str, object] = {"run": index + 1, "before": _checkpoint_epoch(exp / "checkpoint.pth")}
         previous = exp / "checkpoint.prev.pth"
-        if not corrupted and index >= corrupt_from and previous.exists():
+        # never in the run killed inside a write: that run must find a readable checkpoint.pth to keep
+        if not corrupted and index >= corrupt_from and index != write_kill and previous.exists():
             size = (exp / "checkpoint.pth").stat().st_size
             with open(exp / "checkpoint.pth", "r+b") as handle:
                 handle.truncate(size // 3)
