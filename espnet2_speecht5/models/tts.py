@@ -2,20 +2,9 @@
 
 The network is :class:`~espnet2_speecht5.nets.compositions.TextToSpeech`: the speech-decoder
 pre-net takes the previous mel frames and the speaker's x-vector, the decoder emits
-``reduction_factor`` frames per step, and the speech post-net refines them. The model computes
-its targets itself: the 80-bin log10 mel of the raw waveform (ESPnet's ``LogMelFbank`` with the
-SpeechT5 parameters, see :mod:`espnet2_speecht5.features.log_mel`).
-
-**Loss** (each term weighted in ``model_conf``)::
-
-    l1_weight * (L1(mel before post-net) + L1(mel after post-net))
-    + bce_weight * BCE(stop logits, stop labels; positive weight bce_pos_weight)
-    + guided_attn_weight * guided attention loss
-
-The L1 and BCE terms are ESPnet's ``Tacotron2Loss`` (masked by the target lengths); the guided
-attention loss is ESPnet's ``GuidedMultiHeadAttentionLoss`` on the first ``guided_attn_heads``
-cross-attention heads of every decoder block (SpeechT5's choice; sigma 0.4). Target lengths are
-cut down to a multiple of the reduction factor, and the stop label is 1 on the last kept frame.
+``reduction_factor`` frames per step, and the speech post-net refines them. The targets (the
+log-mel of the recording) and the loss (L1 + stop BCE + guided attention) are those of every
+mel-generating model: :mod:`espnet2_speecht5.models.speech_output`.
 
 **Token ids** are those of all the models (:mod:`espnet2_speecht5.models.common`): ESPnet's token
 list in, one swap of ids 0 and 1 to reach the network's numbering (network padding id 1).
@@ -23,21 +12,18 @@ list in, one swap of ids 0 and 1 to reach the network's numbering (network paddi
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
-from espnet.nets.pytorch_backend.e2e_tts_tacotron2 import Tacotron2Loss
-from espnet.nets.pytorch_backend.e2e_tts_transformer import GuidedMultiHeadAttentionLoss
-from espnet2.torch_utils.device_funcs import force_gatherable
 
-from espnet2_speecht5.features.log_mel import build_log_mel
-from espnet2_speecht5.models.common import AttentionProbes, SpeechT5Model, espnet_net_config, make_targets
+from espnet2_speecht5.models.common import espnet_net_config, make_targets
+from espnet2_speecht5.models.speech_output import LossOutput, SpeechOutputModel
 from espnet2_speecht5.nets.compositions import TextToSpeech
 from espnet2_speecht5.nets.config import SpeechT5Config
 from espnet2_speecht5.search.greedy import GeneratedSpeech, generate_speech
 
 
-class SpeechT5TTSModel(SpeechT5Model):
+class SpeechT5TTSModel(SpeechOutputModel):
     """Text-to-speech on :class:`TextToSpeech` with L1 + stop BCE + guided attention losses.
 
     Args:
@@ -71,32 +57,14 @@ class SpeechT5TTSModel(SpeechT5Model):
         use_speaker_embedding: bool = True,
         prenet_dropout_at_inference: bool = True,
     ) -> None:
-        for name, value in (
-            ("l1_weight", l1_weight),
-            ("bce_weight", bce_weight),
-            ("guided_attn_weight", guided_attn_weight),
-        ):
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
         super().__init__(vocab_size, token_list)
         self.eos = vocab_size - 1
-        self.l1_weight = l1_weight
-        self.bce_weight = bce_weight
-        self.guided_attn_weight = guided_attn_weight
-        self.guided_attn_heads = guided_attn_heads
         self.append_eos = append_eos
-        self.use_speaker_embedding = use_speaker_embedding
         self.net = TextToSpeech(
             espnet_net_config(net_config, vocab_size), always_prenet_dropout=prenet_dropout_at_inference
         )
-        self.feats_extract = build_log_mel()
-        self.criterion = Tacotron2Loss(use_masking=True, use_weighted_masking=False, bce_pos_weight=bce_pos_weight)
-        self.attn_criterion = GuidedMultiHeadAttentionLoss(sigma=guided_attn_sigma, alpha=1.0)
-        self.cross_attention = AttentionProbes(self.net.cfg.decoder_layers)
-
-    @property
-    def reduction_factor(self) -> int:
-        return self.net.cfg.reduction_factor
+        self.setup_speech_output(l1_weight, bce_weight, bce_pos_weight, guided_attn_weight, guided_attn_sigma,
+                                 guided_attn_heads, use_speaker_embedding)
 
     # ------------------------------------------------------------------ pieces
     def net_tokens(self, text: torch.Tensor, text_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -108,28 +76,6 @@ class SpeechT5TTSModel(SpeechT5Model):
             text_lengths = text_lengths + 1
         return self.to_net_ids(text), text_lengths
 
-    def speaker(self, spembs: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
-        """(B, 512) x-vectors, or None when the model does not use them; checks they are given."""
-        if not self.use_speaker_embedding:
-            return None
-        if spembs is None:
-            raise ValueError(
-                "this model uses speaker embeddings (model_conf use_speaker_embedding), but none were given"
-            )
-        return spembs
-
-    def mel(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """speech (B, L) 16 kHz, speech_lengths (B,) -> log-mel (B, T, 80) and frame counts (B,)."""
-        feats, lengths = self.feats_extract(speech, speech_lengths)
-        return feats, lengths
-
-    def guided_attention_loss(
-        self, weights: List[torch.Tensor], text_lengths: torch.Tensor, steps: torch.Tensor
-    ) -> torch.Tensor:
-        """Per-block cross-attention (B, H, T/r, S) -> ESPnet's guided multi-head attention loss."""
-        heads = torch.cat([w[:, : self.guided_attn_heads] for w in weights], dim=1)
-        return self.attn_criterion(heads, text_lengths, steps)
-
     # ------------------------------------------------------------------ ESPnet interface
     def forward(
         self,
@@ -139,7 +85,7 @@ class SpeechT5TTSModel(SpeechT5Model):
         speech_lengths: torch.Tensor,
         spembs: Optional[torch.Tensor] = None,
         **kwargs,
-    ) -> Tuple[torch.Tensor, Dict[str, Optional[torch.Tensor]], torch.Tensor]:
+    ) -> LossOutput:
         """Teacher-forced losses.
 
         Args:
@@ -153,31 +99,9 @@ class SpeechT5TTSModel(SpeechT5Model):
         feats, feats_lengths = self.mel(speech, speech_lengths)
         targets = make_targets(feats, feats_lengths, self.reduction_factor)
         tokens, token_lengths = self.net_tokens(text, text_lengths)
-        guided = self.guided_attn_weight > 0
-        plotting = not self.training and self.cross_attention.wanted
-        out = self.net(
-            tokens,
-            token_lengths,
-            targets.prev_mel,
-            targets.steps,
-            self.speaker(spembs),
-            need_weights=guided or plotting,
-        )
-        l1, _, bce = self.criterion(
-            out.mel_after, out.mel_before, out.stop_logits, targets.mel, targets.stop, targets.lengths
-        )
-        loss = self.l1_weight * l1 + self.bce_weight * bce
-        stats: Dict[str, Optional[torch.Tensor]] = {"l1_loss": l1.detach(), "bce_loss": bce.detach()}
-        if out.cross_attentions:
-            if guided:
-                attn = self.guided_attention_loss(out.cross_attentions, token_lengths, targets.steps)
-                loss = loss + self.guided_attn_weight * attn
-                stats["attn_loss"] = attn.detach()
-            if plotting:
-                self.cross_attention.record(out.cross_attentions)
-        stats["loss"] = loss.detach()
-        loss, stats, weight = force_gatherable((loss, stats, text.size(0)), loss.device)
-        return loss, stats, weight
+        out = self.net(tokens, token_lengths, targets.prev_mel, targets.steps, self.speaker(spembs),
+                       need_weights=self.wants_attention)
+        return self.speech_loss(out, targets, token_lengths, text.size(0))
 
     def collect_feats(
         self,
