@@ -115,8 +115,13 @@ def _log_has(log: Path, text: str) -> bool:
     return log.exists() and text in log.read_text(errors="replace")
 
 
-def _writing_checkpoint(exp: Path) -> bool:
-    return any(WRITING.match(p.name) for p in exp.iterdir()) if exp.is_dir() else False
+def _checkpoint_temporaries(exp: Path) -> List[str]:
+    return [p.name for p in exp.iterdir() if WRITING.match(p.name)] if exp.is_dir() else []
+
+
+def _writing_checkpoint(exp: Path, stale: List[str]) -> bool:
+    """True once this run writes ``checkpoint.pth``: a temporary that was not left by a killed run."""
+    return any(name not in stale for name in _checkpoint_temporaries(exp))
 
 
 def _checkpoint_epoch(path: Path) -> int:
@@ -146,12 +151,13 @@ def _kill_and_resume(launcher, args: List[str], exp: Path, logs: Path) -> List[D
             corrupted = True
         log = logs / f"run{index + 1}.log"
         env = {PAUSE_ENV: "600"} if index == write_kill else {}
+        stale = _checkpoint_temporaries(exp)  # a run killed inside its final file writes may leave one
         start = time.monotonic()
         run = launcher.start(args, env, log)
         if index == KILLS:
             record["moment"] = "none: runs to the end"
         elif index == write_kill:
-            _wait_for(functools.partial(_writing_checkpoint, exp), run, "a checkpoint write")
+            _wait_for(functools.partial(_writing_checkpoint, exp, stale), run, "a checkpoint write")
             record["moment"] = "inside the write of checkpoint.pth"
         else:
             resumed = record["prev_epoch"] if record.get("corrupted") else record["before"]
