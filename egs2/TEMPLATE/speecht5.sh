@@ -178,6 +178,13 @@ fi
 # A set named in both --valid_set and --test_sets is prepared once.
 dump_sets=$(tr ' ' '\n' <<<"${dump_sets}" | awk 'NF && !seen[$0]++' | tr '\n' ' ')
 
+# ------------------------------------------------------------------------ the task's recipe
+# Everything that differs between tasks comes from espnet2_speecht5/recipes/<task>.py. Its settings:
+# recipe_trained, recipe_train_module, recipe_inference_module, text_files, token_lists, aux_targets,
+# text_corpus, shape_keys, vocab_shape_keys, fold_lengths, inference_models, uses_inference_config, model_prefix
+recipe_env=$(python -m espnet2_speecht5.recipes env --task="${task}") || die "no recipe for --task '${task}'"
+eval "${recipe_env}"
+
 token_list_dir=data/token_list
 case "${token_type}" in
     bpe) token_dir=${token_list_dir}/bpe_${bpemode}${nbpe} token_tag=bpe${nbpe} ;;
@@ -194,9 +201,10 @@ train_config=${train_config:-conf/train.yaml}
 inference_config=${inference_config:-conf/decode.yaml}
 lm_config=${lm_config:-conf/train_lm.yaml}
 [ -z "${asr_tag}" ] || exp_tag=${asr_tag}
-[ -n "${exp_tag}" ] || exp_tag=$(basename "${train_config}" .yaml)_${token_tag}
+[ "${token_lists}" != none ] || token_tag=""  # folders of a task without text carry no token type
+[ -n "${exp_tag}" ] || exp_tag=$(basename "${train_config}" .yaml)${token_tag:+_${token_tag}}
 task_exp=${expdir}/${task}_${exp_tag}
-stats_dir=${expdir}/${task}_stats_${token_tag}
+stats_dir=${expdir}/${task}_stats${token_tag:+_${token_tag}}
 lm_stats_dir=${expdir}/lm_stats_${token_tag}
 [ -n "${lm_exp_tag}" ] || lm_exp_tag=$(basename "${lm_config}" .yaml)_${token_tag}
 lm_exp=${expdir}/lm_${lm_exp_tag}
@@ -211,8 +219,7 @@ lm_model_file=${lm_file:-${lm_exp}/${inference_lm}}             # the LM that st
 lm_model_config=$(dirname "${lm_model_file}")/config.yaml
 corpus=$(basename "$(dirname "$(pwd)")")
 
-# ------------------------------------------------------------------------ the task's recipe
-# Everything that differs between tasks comes from espnet2_speecht5/recipes/<task>.py.
+# the recipe's steps get the driver's settings
 recipe_settings="task fs dumpdir expdir data_train_set valid_set test_sets skip_train token_type bpemode nbpe
     tgt_token_type tgt_bpemode tgt_nbpe token_list_dir token_dir tgt_token_dir pretrain_text_set pretrained_model
     xvector_dir label_dir cluster_dir stats_dir task_exp inference_config inference_ngpu use_lm lm_model_file
@@ -222,11 +229,9 @@ recipe() {  # recipe <step> [options]: one step of the task's recipe, given the 
     for name in ${recipe_settings}; do args+=("--${name}=${!name}"); done
     python -m espnet2_speecht5.recipes "$1" "${args[@]}" "${@:2}"
 }
-# recipe_trained, recipe_train_module, recipe_inference_module, text_files, token_lists, aux_targets,
-# text_corpus, shape_keys, vocab_shape_keys, fold_lengths, inference_models, uses_inference_config, model_prefix
-recipe_env=$(recipe env) || die "no recipe for --task '${task}'"
-eval "${recipe_env}"
 train_module=${train_module:-${recipe_train_module}}
+token_list_file=${token_dir}/tokens.txt
+[ "${token_lists}" != none ] || { token_opts=""; token_list_file=""; }  # a task without text (vc, se)
 inference_module=${inference_module:-${recipe_inference_module}}
 
 skip() { log "stage $1: skipped: $2"; }
@@ -349,13 +354,10 @@ make_cluster_labels() {  # stage 6: k-means labels at the config's model_conf.la
 }
 
 make_speaker_embeddings() {  # stage 6: one 512-dim x-vector per utterance of every set
-    local dset sets="" opts=()
-    require "${dumpdir}/raw/${data_train_set}/wav.scp" 4
-    for dset in ${dump_sets}; do
-        [ "${dset}" = "${data_train_set}" ] && continue
-        require "${dumpdir}/raw/${dset}/wav.scp" 4
-        sets+=" ${dumpdir}/raw/${dset}"
-    done
+    local dirs opts=()
+    # the recordings whose speaker each utterance gets: the training set first (for vc: the target side)
+    dirs=$(recipe speaker-dirs) || die "stage 6: the recipe could not list the speaker data"
+    read -r -a dirs <<<"${dirs}"
     case "${spk_source}" in
         files)
             [ -n "${spk_files}" ] || die "--spk_source files needs --spk_files (a Kaldi xvector.scp/ark or a folder of <utt>.npy)"
@@ -372,7 +374,7 @@ make_speaker_embeddings() {  # stage 6: one 512-dim x-vector per utterance of ev
     esac
     log "stage 6: speaker embeddings from ${spk_source} into ${xvector_dir}"
     python -m espnet2_speecht5.bin.make_speaker_embeddings --source "${spk_source}" \
-        --train_dir "${dumpdir}/raw/${data_train_set}" --eval_dirs "${sets# }" --outdir "${xvector_dir}" \
+        --train_dir "${dirs[0]}" --eval_dirs "${dirs[*]:1}" --outdir "${xvector_dir}" \
         --average_per_speaker "${spk_average}" --nj "${nj}" "${opts[@]}"
     [ ! -f "${xvector_dir}/eer.txt" ] || log "stage 6: speaker separation on held-out utterances: $(cat "${xvector_dir}/eer.txt")"
     log "stage 6: x-vectors are in ${xvector_dir}/<set>/xvector.scp"
@@ -459,7 +461,7 @@ stage_7_stats() {
     local train_dump=${dumpdir}/raw/${data_train_set} valid_dump=${dumpdir}/raw/${valid_set} p train_opts valid_opts model_opts
     require "${train_dump}/wav.scp" 4
     require "${valid_dump}/wav.scp" 4
-    require "${token_dir}/tokens.txt" 5
+    [ -z "${token_list_file}" ] || require "${token_list_file}" 5
     require_file "${train_config}" --train_config
     train_opts=$(recipe data-opts --mode train --data "${train_dump}")
     valid_opts=$(recipe data-opts --mode valid --data "${valid_dump}")
@@ -543,7 +545,7 @@ stage_8_train() {
         # the parts of the pre-training network that this task's network has (keys net.*); the token list must be its own
         mkdir -p "${task_exp}"
         python -m espnet2_speecht5.bin.pretrained_init params --pretrained_model "${pretrained_model}" --task "${task}" \
-            --token_list "${token_dir}/tokens.txt" --train_config "${train_config}" \
+            ${token_list_file:+--token_list "${token_list_file}"} --train_config "${train_config}" \
             --out "${task_exp}/pretrained_init.pth" --cache_dir "${expdir}/pretrained_model"
         init_opts+=" --init_param ${task_exp}/pretrained_init.pth:net:net"
     fi

@@ -42,8 +42,8 @@ def get_parser() -> argparse.ArgumentParser:
     params = sub.choices["params"]
     params.add_argument("--task", required=True, choices=[t for t in TASKS if t != "pretrain"],
                         help="the fine-tuning task")
-    params.add_argument("--token_list", required=True,
-                        help="the fine-tuning token list (a text task's must be the model's)")
+    params.add_argument("--token_list", default=None,
+                        help="the fine-tuning token list (a text task's must be the model's; none for vc, se)")
     params.add_argument("--train_config", default=None,
                         help="the fine-tuning config, for a task whose parts depend on it (sid: head)")
     params.add_argument("--out", required=True, help="the state dict to write (keys net.*)")
@@ -66,7 +66,13 @@ def main(argv: Optional[List[str]] = None) -> None:
         write_token_list(args.pretrained_model, args.cache_dir, args.outdir, args.token_type)
         return
     recipe = get_recipe(args.task)
-    tokens = read_tokens(args.token_list) if recipe.shares_pretrained_tokens else None
+    tokens = None
+    if recipe.shares_pretrained_tokens:
+        if args.token_list is None:
+            from espnet2_speecht5.runtime.errors import DataError
+
+            raise DataError(f"task {args.task} keeps the pre-training token list: give --token_list")
+        tokens = read_tokens(args.token_list)
     parts = recipe.pretrained_parts(Path(args.train_config) if args.train_config else None)
     state = fine_tuning_state(args.pretrained_model, args.cache_dir, parts, tokens)
     save_torch(state, args.out)

@@ -9,6 +9,7 @@ Usage::
     speecht5 synthesize --model exp/tts/tts.zip --text "the pen is red" --out pen.wav [--speaker NAME|x.npy]
     speecht5 synthesize --model exp/tts/tts.zip --text_file lines.txt --outdir wavs/   # "<name> <text>" lines
     speecht5 convert --model microsoft/speecht5_vc --source in.wav --target-speaker x.npy --out out.wav
+    speecht5 convert --model exp/vc_train/vc_train_valid.loss.ave.zip --source in.wav --target-speaker slt --out out.wav
     speecht5 identify --model exp/sid/sid.zip a.wav ...                          # speaker identification
     speecht5 pack --task asr --train_config exp/asr/config.yaml --model_file exp/asr/valid.acc.best.pth --out m.zip
     speecht5 unpack m.zip --outdir m/                                            # verified, then extracted
@@ -73,7 +74,7 @@ def get_parser() -> argparse.ArgumentParser:
     _add_model(p)
     p.add_argument("--source", required=True, help="the input audio file")
     p.add_argument("--target-speaker", "--target_speaker", dest="target_speaker", default=None,
-                   help="the target speaker's x-vector (.npy)")
+                   help="the target speaker: a name of the model's packed speaker table, or an x-vector .npy")
     p.add_argument("--out", required=True, help="output wav")
     _add_vocoder(p)
 

@@ -20,7 +20,7 @@ class TransformersTarget:
 
     Attributes:
         task: our task.
-        kind: the network (``s2t``, ``t2s``).
+        kind: the network (``s2t``, ``t2s``, ``s2s``).
         hf_class: the transformers class that loads the export.
         pack_kind: ESPnet's pack kind of the task's zip (names its meta.yaml keys).
         task_class: ``module:Class`` of the ESPnet task that builds the model.
@@ -46,6 +46,8 @@ TARGETS: Dict[str, TransformersTarget] = {
                                              "ctc_weight 0"),
     "tts": TransformersTarget("tts", "t2s", "SpeechT5ForTextToSpeech", "tts", "espnet2_speecht5.tasks.tts:TTSTask",
                               text_decoder=False),
+    "vc": TransformersTarget("vc", "s2s", "SpeechT5ForSpeechToSpeech", "s2st", "espnet2_speecht5.tasks.vc:VCTask",
+                             text_decoder=False),
 }
 
 

@@ -9,7 +9,7 @@ the guided attention loss, here between the decoder steps and the encoder frames
 target say the same sentence, so their alignment is close to a diagonal).
 
 The task has no text: the token list is a placeholder of ESPnet's three special tokens, which
-the network never reads (:data:`PLACEHOLDER_TOKENS`).
+the network never reads (``tasks.common.SPECIAL_TOKENS``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from espnet2_speecht5.nets.compositions import EncoderOutput, SpeechToSpeech
 from espnet2_speecht5.nets.config import SpeechT5Config
 from espnet2_speecht5.search.greedy import GeneratedSpeech, generate_speech
 
-PLACEHOLDER_TOKENS = ("<blank>", "<unk>", "<sos/eos>")
 
 
 def encoder_lengths(enc: EncoderOutput) -> torch.Tensor:

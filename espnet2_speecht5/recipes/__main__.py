@@ -38,6 +38,7 @@ def get_parser() -> argparse.ArgumentParser:
     step("check-data", "stage 1: inputs beyond the data directories")
     step("filter-extra", "stage 4: extra corpora (pre-training text)")
     step("tokens", "stage 5: the token lists")
+    step("speaker-dirs", "stage 6: the data folders to embed, training set first")
     opts = step("data-opts", "stages 7-8: the data triples of a dump folder")
     opts.add_argument("--mode", required=True, choices=("train", "valid"))
     opts.add_argument("--data", required=True)
@@ -89,6 +90,8 @@ def run_step(recipe: TaskRecipe, ctx: Context, args: argparse.Namespace) -> None
         recipe.filter_extra(ctx)
     elif step == "tokens":
         recipe.make_token_lists(ctx)
+    elif step == "speaker-dirs":
+        print_words([str(d) for d in recipe.speaker_dirs(ctx)])
     elif step == "data-opts":
         print_words(recipe.data_options(ctx, args.mode, Path(args.data)))
     elif step == "model-opts":

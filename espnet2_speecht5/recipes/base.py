@@ -249,6 +249,19 @@ class TaskRecipe:
         write_token_list(ctx.pretrained_model, Path(ctx.expdir) / "pretrained_model", ctx.token_type,
                          Path(ctx.token_dir))
 
+    # ---------------------------------------------------------------- stage 6
+    def dump_sets(self, ctx: Context) -> List[str]:
+        """The training, validation and test sets, each once, in that order."""
+        names: List[str] = []
+        for name in [ctx.data_train_set, ctx.valid_set, *ctx.sets("test_sets")]:
+            if name and name not in names:
+                names.append(name)
+        return names
+
+    def speaker_dirs(self, ctx: Context) -> List[Path]:
+        """Stage 6 (speaker embeddings): data folders whose utterances get an x-vector, the training set first."""
+        return [require(ctx.raw(name) / "wav.scp", 4).parent for name in self.dump_sets(ctx)]
+
     # ---------------------------------------------------------------- stages 7-9: what the jobs read
     def data_options(self, ctx: Context, mode: str, data: Path) -> List[str]:
         """ESPnet's data triples for ``mode`` (train, valid or test) of the dump folder ``data``."""

@@ -39,28 +39,7 @@ class TTSRecipe(TaskRecipe):
         ref = ctx.raw(dset)
         args = ["--ref_scp", str(ref / "wav.scp"), "--hyp_scp", str(require(decode_dir / dset / "wav.scp", 9)),
                 "--ref_text", str(ref / "text"), "--utt2spk", str(ref / "utt2spk")]
-        if ctx.asr_model_zip:
-            if not Path(ctx.asr_model_zip).is_file():
-                raise DataError("does not exist (--asr_model_zip)", ctx.asr_model_zip)
-            args += ["--asr_model_zip", ctx.asr_model_zip]
-        else:
-            asr_dir = Path(ctx.asr_exp or f"../asr1/exp/asr_train_{token_tag(ctx)}")
-            if not (asr_dir / "config.yaml").is_file() or not (asr_dir / ctx.asr_model).is_file():
-                raise DataError(f"stage 10 transcribes the synthesised speech with an ASR model, and "
-                                f"{asr_dir / ctx.asr_model} does not exist: train one (cd ../asr1 && ./run.sh "
-                                "--stop_stage 8), or pass --asr_exp DIR or --asr_model_zip ZIP")
-            args += ["--asr_train_config", str(asr_dir / "config.yaml"),
-                     "--asr_model_file", str(asr_dir / ctx.asr_model)]
-        sibling = Path("../asr1/conf/decode.yaml")  # the ASR recipe beside this one
-        decode_conf = ctx.asr_decode_config or (str(sibling) if sibling.is_file() else "")
-        if decode_conf:
-            args += ["--asr_decode_config", decode_conf]
-        spk_record = Path(ctx.xvector_dir) / "spk_model.yaml"  # stage 6 records the speaker model it used
-        if spk_record.is_file():
-            spk = yaml.safe_load(spk_record.read_text(encoding="utf-8"))
-            args += ["--spk_train_config", str(spk["train_config"]), "--spk_model_file", str(spk["model_file"])]
-        else:
-            logger.info(f"stage 10: no speaker model recorded in {spk_record}: no speaker similarity")
+        args += asr_model_args(ctx) + speaker_model_args(ctx)
         return args + ["--outdir", str(decode_dir / dset), *shell_words(ctx.score_args)]
 
     def score(self, ctx: Context, dset: str, decode_dir: Path, model: str) -> Dict[str, object]:
@@ -81,12 +60,7 @@ class TTSRecipe(TaskRecipe):
             if summary[metric] is not None and report.is_file():
                 sclite[metric] = parse_sclite_report(report.read_text(encoding="utf-8"), str(report)).percent.as_dict()
                 tools["sclite"] = sclite_version(report)
-        if "--asr_model_zip" in args:
-            tools["asr_model"] = args[args.index("--asr_model_zip") + 1]
-        elif "--asr_model_file" in args:
-            tools["asr_model"] = args[args.index("--asr_model_file") + 1]
-        if "--spk_model_file" in args:
-            tools["spk_model"] = args[args.index("--spk_model_file") + 1]
+        tools.update(model_tools(args))
         metrics = {"mcd": summary["mcd_mean"], "cer": summary["cer"], "wer": summary["wer"],
                    "spk_sim": summary["speaker_similarity"]}
         return write_scores(outdir / "scores.json", self.name, dset, str(Path(ctx.task_exp) / model), metrics,
@@ -104,6 +78,46 @@ class TTSRecipe(TaskRecipe):
         # the training speakers' mean x-vectors, so that a user can pick a voice by name
         spk = Path(ctx.xvector_dir) / ctx.data_train_set / "spk_xvector.ark"
         return [spk] if spk.is_file() else []
+
+
+def asr_model_args(ctx: Context) -> List[str]:
+    """The scorer's ASR model: ``--asr_model_zip``, ``--asr_exp``, or the ASR recipe beside this one."""
+    if ctx.asr_model_zip:
+        if not Path(ctx.asr_model_zip).is_file():
+            raise DataError("does not exist (--asr_model_zip)", ctx.asr_model_zip)
+        args = ["--asr_model_zip", ctx.asr_model_zip]
+    else:
+        asr_dir = Path(ctx.asr_exp or f"../asr1/exp/asr_train_{token_tag(ctx)}")
+        if not (asr_dir / "config.yaml").is_file() or not (asr_dir / ctx.asr_model).is_file():
+            raise DataError(f"stage 10 transcribes the generated speech with an ASR model, and "
+                            f"{asr_dir / ctx.asr_model} does not exist: train one (cd ../asr1 && ./run.sh "
+                            "--stop_stage 8), or pass --asr_exp DIR or --asr_model_zip ZIP")
+        args = ["--asr_train_config", str(asr_dir / "config.yaml"), "--asr_model_file", str(asr_dir / ctx.asr_model)]
+    sibling = Path("../asr1/conf/decode.yaml")  # the ASR recipe beside this one
+    decode_conf = ctx.asr_decode_config or (str(sibling) if sibling.is_file() else "")
+    if decode_conf:
+        args += ["--asr_decode_config", decode_conf]
+    return args
+
+
+def speaker_model_args(ctx: Context) -> List[str]:
+    """The scorer's speaker model: the one stage 6 recorded in ``<xvector_dir>/spk_model.yaml``, if any."""
+    spk_record = Path(ctx.xvector_dir) / "spk_model.yaml"
+    if not spk_record.is_file():
+        logger.info(f"stage 10: no speaker model recorded in {spk_record}: no speaker similarity")
+        return []
+    spk = yaml.safe_load(spk_record.read_text(encoding="utf-8"))
+    return ["--spk_train_config", str(spk["train_config"]), "--spk_model_file", str(spk["model_file"])]
+
+
+def model_tools(args: List[str]) -> Dict[str, str]:
+    """``{"asr_model": ..., "spk_model": ...}``: the models a scorer's arguments name, for scores.json."""
+    tools = {}
+    for option, name in (("--asr_model_zip", "asr_model"), ("--asr_model_file", "asr_model"),
+                         ("--spk_model_file", "spk_model")):
+        if option in args:
+            tools[name] = args[args.index(option) + 1]
+    return tools
 
 
 def token_tag(ctx: Context) -> str:

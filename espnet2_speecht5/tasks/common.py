@@ -41,6 +41,8 @@ DEFAULT_NET_CONF: Dict[str, Any] = dict(size="base")
 # set from the token list, never from the configuration
 NET_CONF_RESERVED = ("vocab_size", "pad_id", "unk_id", "bos_id", "eos_id", "decoder_start_id")
 TEXT_NAME = "text"
+# the token list of a task without text: ESPnet's layout, nothing between its ends
+SPECIAL_TOKENS = ("<blank>", "<unk>", "<sos/eos>")
 
 
 class ConfigError(DataError):
@@ -106,12 +108,18 @@ def check_model_conf(
     return {**(defaults or {}), **conf}
 
 
-def add_network_arguments(parser: argparse.ArgumentParser, model_conf_default: Dict[str, Any], model_help: str) -> None:
+def add_network_arguments(
+    parser: argparse.ArgumentParser, model_conf_default: Dict[str, Any], model_help: str, token_list_required: bool = True
+) -> None:
     """The options every SpeechT5 task shares: ``--token_list``, ``--init``, ``--net_conf``, ``--model_conf``."""
     group = parser.add_argument_group(description="Task related")
-    required = parser.get_default("required")
-    required += ["token_list"]
-    group.add_argument("--token_list", type=str_or_none, default=None, help="token list file (or a list)")
+    if token_list_required:
+        required = parser.get_default("required")
+        required += ["token_list"]
+        token_help = "token list file (or a list)"
+    else:
+        token_help = "not used: this task reads no text (ESPnet's three special tokens stand in)"
+    group.add_argument("--token_list", type=str_or_none, default=None, help=token_help)
     group.add_argument(
         "--init",
         type=lambda x: str_or_none(x.lower()),
@@ -143,6 +151,8 @@ class SpeechT5AbsTask(AbsTask):
             a one-line ``model_conf:`` :class:`ConfigError`.
         inputs, targets, optional_inputs: the data names of inference, the ones training adds, and
             the optional ones (ESPnet's ``required_data_names`` / ``optional_data_names``).
+        reads_text: whether the task tokenises text; without it ``--token_list`` is optional and
+            the model gets ESPnet's three special tokens (:data:`SPECIAL_TOKENS`).
     """
 
     num_optimizers: int = 1
@@ -159,6 +169,7 @@ class SpeechT5AbsTask(AbsTask):
     inputs: Tuple[str, ...] = ("speech",)
     targets: Tuple[str, ...] = (TEXT_NAME,)
     optional_inputs: Tuple[str, ...] = ()
+    reads_text: bool = True
 
     # ------------------------------------------------------------------ options
     @classmethod
@@ -168,7 +179,7 @@ class SpeechT5AbsTask(AbsTask):
     @classmethod
     def add_common_arguments(cls, parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
         """The network and text preprocessing options; returns the "Preprocess related" group."""
-        add_network_arguments(parser, dict(cls.default_model_conf), cls.model_conf_help)
+        add_network_arguments(parser, dict(cls.default_model_conf), cls.model_conf_help, cls.reads_text)
         group = parser.add_argument_group(description="Preprocess related")
         group.add_argument("--use_preprocessor", type=str2bool, default=True, help=cls.use_preprocessor_help)
         group.add_argument("--token_type", type=str, default=cls.token_types[0], choices=list(cls.token_types))
@@ -202,7 +213,7 @@ class SpeechT5AbsTask(AbsTask):
     def build_preprocess_fn(
         cls, args: argparse.Namespace, train: bool
     ) -> Optional[Callable[[str, Dict[str, np.ndarray]], Dict[str, np.ndarray]]]:
-        if not args.use_preprocessor:
+        if not args.use_preprocessor or not cls.reads_text:
             return None
         return cls.text_preprocessor(args, train)
 
@@ -230,6 +241,8 @@ class SpeechT5AbsTask(AbsTask):
 
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> SpeechT5Model:
+        if not cls.reads_text and getattr(args, "token_list", None) is None:
+            args.token_list = list(SPECIAL_TOKENS)
         token_list = espnet_token_list(args)
         net_config = net_config_from_conf(getattr(args, "net_conf", None))
         model_conf = cls.check_model_conf(getattr(args, "model_conf", None))

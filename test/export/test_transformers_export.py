@@ -1,4 +1,4 @@
-"""export_transformers: tiny random ASR / TTS models written as transformers folders, loaded with
+"""export_transformers: tiny random ASR / TTS / VC models written as transformers folders, loaded with
 ``from_pretrained`` and compared with our models (max abs difference 1e-4)."""
 
 from __future__ import annotations
@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
-from transformers import SpeechT5FeatureExtractor, SpeechT5ForSpeechToText, SpeechT5ForTextToSpeech
+from transformers import (
+    SpeechT5FeatureExtractor,
+    SpeechT5ForSpeechToSpeech,
+    SpeechT5ForSpeechToText,
+    SpeechT5ForTextToSpeech,
+)
 from transformers.models.speecht5 import modeling_speecht5
 from transformers_export_helpers import TOKENS, write_experiment
 
@@ -128,6 +133,40 @@ def test_tts_teacher_forced_mel_and_stop_match(tts_export, no_hf_prenet_dropout)
     with torch.no_grad():
         out = model.net(tokens, token_lengths, targets.prev_mel, targets.steps, spk)
         ref = hf.speecht5(input_values=tokens, attention_mask=token_mask, decoder_input_values=targets.prev_mel,
+                          decoder_attention_mask=prev_mask, speaker_embeddings=spk)
+        before, after, stop = hf.speech_decoder_postnet(ref.last_hidden_state)
+    diffs = {"before": max_diff(before, out.mel_before), "after": max_diff(after, out.mel_after),
+             "stop": max_diff(stop, out.stop_logits)}
+    assert all(d <= TOL for d in diffs.values()), diffs
+
+
+@pytest.fixture(scope="module")
+def vc_export(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("vc_export")
+    config, model_file = write_experiment(root, "vc", seed=6)
+    written = export_transformers(config, model_file, root / "hf", "vc")
+    model, _ = load_trained_model("vc", config, model_file)
+    model.net.speech_decoder_prenet.always_dropout = False
+    return model, root / "hf", written
+
+
+def test_vc_teacher_forced_mel_and_stop_match(vc_export, no_hf_prenet_dropout):
+    model, folder, written = vc_export
+    assert sorted(written) == sorted(p.name for p in folder.iterdir())
+    hf = SpeechT5ForSpeechToSpeech.from_pretrained(folder).eval()
+    gen = torch.Generator().manual_seed(7)
+    wavs = waveforms((8000, 6400), seed=7)
+    speech = torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True)
+    lengths = torch.tensor([len(w) for w in wavs])
+    mel = torch.randn(2, 11, 80, generator=gen)
+    targets = make_targets(mel, torch.tensor([11, 8]), model.reduction_factor)
+    spk = torch.randn(2, 8, generator=gen)
+    wav_mask = (torch.arange(speech.size(1))[None, :] < lengths[:, None]).long()
+    prev_mask = (torch.arange(targets.prev_mel.size(1))[None, :] < targets.steps[:, None]).long()
+    with torch.no_grad():
+        enc = model.net.encode(speech, lengths)
+        out = model.net.decode(enc, targets.prev_mel, targets.steps, spk)
+        ref = hf.speecht5(input_values=speech, attention_mask=wav_mask, decoder_input_values=targets.prev_mel,
                           decoder_attention_mask=prev_mask, speaker_embeddings=spk)
         before, after, stop = hf.speech_decoder_postnet(ref.last_hidden_state)
     diffs = {"before": max_diff(before, out.mel_before), "after": max_diff(after, out.mel_after),

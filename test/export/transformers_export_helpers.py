@@ -11,6 +11,7 @@ import yaml
 
 from espnet2_speecht5.tasks.asr import ASRTask
 from espnet2_speecht5.tasks.tts import TTSTask
+from espnet2_speecht5.tasks.vc import VCTask
 
 from repo_testing import randomise_norms
 
@@ -24,9 +25,13 @@ TTS_NET: Dict[str, Any] = dict(
     decoder_heads=2, decoder_ffn_dim=48, speech_prenet_units=16, postnet_units=16, postnet_layers=2,
     speaker_embedding_dim=8,
 )  # fmt: skip
-TASKS = {"asr": (ASRTask, ASR_NET), "tts": (TTSTask, TTS_NET)}
+VC_NET: Dict[str, Any] = dict(
+    TTS_NET, conv_channels=[8, 8, 8], pos_conv_kernel=8, pos_conv_groups=2,
+)  # fmt: skip
+TASKS = {"asr": (ASRTask, ASR_NET), "tts": (TTSTask, TTS_NET), "vc": (VCTask, VC_NET)}
 # meta.yaml keys of espnet2.bin.pack per task: (config key, model key)
-META = {"asr": ("asr_train_config", "asr_model_file"), "tts": ("train_config", "model_file")}
+META = {"asr": ("asr_train_config", "asr_model_file"), "tts": ("train_config", "model_file"),
+        "vc": ("s2st_train_config", "s2st_model_file")}
 
 
 def write_experiment(root: Path, task: str, seed: int = 0, model_conf: Dict[str, Any] = None) -> Tuple[Path, Path]:
@@ -39,7 +44,7 @@ def write_experiment(root: Path, task: str, seed: int = 0, model_conf: Dict[str,
     exp = root / "exp" / f"{task}_x"
     exp.mkdir(parents=True)
     config = dict(
-        token_list=list(TOKENS), token_type="char", bpemodel=None, use_preprocessor=True,
+        token_list=list(TOKENS) if task != "vc" else ["<blank>", "<unk>", "<sos/eos>"], token_type="char", bpemodel=None, use_preprocessor=True,
         non_linguistic_symbols=None, cleaner=None, g2p=None, net_conf=dict(net_conf), model_conf=model_conf or {},
         init=None, train_data_path_and_name_and_type=[["dump/raw/train/wav.scp", "speech", "sound"]],
     )  # fmt: skip

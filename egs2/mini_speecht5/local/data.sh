@@ -14,8 +14,9 @@ log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (local/data.sh) $*" >&2; }
 task=asr      # asr | tts | st | vc | sid | se | pretrain
 seed=0        # corpus seed (a different seed regenerates the corpus)
 tgt_lang=de   # st: de | fr
+vc_train_pairs=listed  # vc: listed (vc_pairs.tsv, 2 per sentence) | all (every ordered pair of a sentence's readers)
 nj=$(nproc 2>/dev/null || echo 2)  # parallel espeak-ng jobs
-help_message="Usage: local/data.sh [--task asr|tts|st|vc|sid|se|pretrain] [--seed N] [--tgt_lang de|fr] [--nj N]
+help_message="Usage: local/data.sh [--task asr|tts|st|vc|sid|se|pretrain] [--seed N] [--tgt_lang de|fr] [--vc_train_pairs listed|all] [--nj N]
 Generates the corpus in \${MINI_SPEECHT5} (db.sh: ${MINI_SPEECHT5}) unless it is there, then writes data/."
 . utils/parse_options.sh
 
@@ -38,5 +39,6 @@ fi
 python -m espnet2_speecht5.bin.make_mini_corpus --outdir "${MINI_SPEECHT5}" --seed "${seed}" --nj "${nj}"
 
 log "preparing data/{train,dev,test} for task ${task} from ${MINI_SPEECHT5}"
-python local/prepare_mini.py --corpus "${MINI_SPEECHT5}" --task "${task}" --tgt_lang "${tgt_lang}" --out data
+python local/prepare_mini.py --corpus "${MINI_SPEECHT5}" --task "${task}" --tgt_lang "${tgt_lang}" \
+    --vc_train_pairs "${vc_train_pairs}" --out data
 log "done: data directories are in $(pwd)/data"

@@ -9,7 +9,10 @@ of every set (seen speakers).  Per task:
 * st: as asr, plus ``text.tgt`` = the German (``--tgt_lang de``) or French (``fr``) rendering;
 * sid, pretrain: clean speech only (``wav.scp utt2spk spk2utt``);
 * vc: parallel pairs ``<src>_<tgt>_<sid>``: ``wav.scp`` source speech, ``wav_tgt.scp`` the
-  target voice reading the same sentence, ``utt2spk_tgt`` the target speaker;
+  target voice reading the same sentence, ``utt2spk_tgt`` the target speaker, ``text`` the
+  sentence (for the CER of the converted speech). The corpus lists two pairs per sentence
+  (``vc_pairs.tsv``); ``--vc_train_pairs all`` trains on every ordered pair of a sentence's
+  readers instead (12 per sentence), dev and test keep the listed ones;
 * se: ``wav.scp`` noisy copy, ``wav_tgt.scp`` clean speech, ``utt2snr`` the SNR in dB.
 
 ``--task pretrain`` also writes ``data/train_text/text``: the train sentences and the corpus's
@@ -37,7 +40,17 @@ TEXT_SET = "train_text"
 SetData = Tuple[List[Utterance], Dict[str, List[Tuple[str, str]]]]
 
 
-def make_sets(corpus: Path, task: str, tgt_lang: str) -> Dict[str, SetData]:
+def all_ordered_pairs(manifest: List[Dict[str, str]], set_name: str) -> List[Tuple[str, str, str, str]]:
+    """Every (set, sentence, source, target) among the readers of each sentence of ``set_name``."""
+    readers: Dict[str, List[str]] = {}
+    for row in manifest:
+        if row["set"] == set_name:
+            readers.setdefault(row["sentence_id"], []).append(row["speaker"])
+    return [(set_name, sentence, source, target) for sentence, speakers in sorted(readers.items())
+            for source in sorted(speakers) for target in sorted(speakers) if source != target]
+
+
+def make_sets(corpus: Path, task: str, tgt_lang: str, vc_train_pairs: str = "listed") -> Dict[str, SetData]:
     """The utterances of each set for ``task``, read from the corpus's TSV files."""
     manifest = read_tsv(corpus / "manifest.tsv")
     sets: Dict[str, SetData] = {name: ([], {}) for name in SET_NAMES}
@@ -48,15 +61,20 @@ def make_sets(corpus: Path, task: str, tgt_lang: str) -> Dict[str, SetData]:
     if task == "vc":
         by_utt = {r["utt"]: r for r in manifest}
         pairs_file = corpus / "vc_pairs.tsv"
-        for number, pair in enumerate(read_tsv(pairs_file), start=2):
-            src = by_utt.get(f"{pair['source']}_{pair['sentence_id']}")
-            tgt = by_utt.get(f"{pair['target']}_{pair['sentence_id']}")
-            if src is None or tgt is None:
-                raise DataError("pair names an utterance that is not in manifest.tsv", pairs_file, number, pair["utt"])
-            utt = Utterance(
-                pair["utt"], pair["source"], absolute(src["path"]), None, absolute(tgt["path"]), pair["target"]
+        listed = read_tsv(pairs_file)
+        for number, pair in enumerate(listed, start=2):
+            for name in ("source", "target"):
+                if f"{pair[name]}_{pair['sentence_id']}" not in by_utt:
+                    raise DataError("pair names an utterance that is not in manifest.tsv", pairs_file, number, pair["utt"])
+        pairs = [(p["set"], p["sentence_id"], p["source"], p["target"]) for p in listed]
+        if vc_train_pairs == "all":
+            pairs = [p for p in pairs if p[0] != "train"] + all_ordered_pairs(manifest, "train")
+        for set_name, sentence, source, target in pairs:
+            src, tgt = by_utt[f"{source}_{sentence}"], by_utt[f"{target}_{sentence}"]
+            sets[set_name][0].append(
+                Utterance(f"{source}_{target}_{sentence}", source, absolute(src["path"]), tgt["en"],
+                          absolute(tgt["path"]), target)
             )
-            sets[pair["set"]][0].append(utt)
         return sets
 
     for row in manifest:
@@ -100,6 +118,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--corpus", type=Path, required=True, help="the generated corpus folder (MINI_SPEECHT5)")
     parser.add_argument("--task", choices=TASKS, required=True)
     parser.add_argument("--tgt_lang", choices=("de", "fr"), default="de", help="st: language of text.tgt")
+    parser.add_argument("--vc_train_pairs", choices=("listed", "all"), default="listed",
+                        help="vc: the training pairs of vc_pairs.tsv, or every ordered pair of a sentence's readers")
     parser.add_argument("--out", type=Path, default=Path("data"), help="where data/<set> go")
     args = parser.parse_args(argv)
     try:
@@ -110,7 +130,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "python -m espnet2_speecht5.bin.make_mini_corpus --outdir <this folder>",
                 corpus,
             )
-        write_all(args.out, make_sets(corpus, args.task, args.tgt_lang))
+        write_all(args.out, make_sets(corpus, args.task, args.tgt_lang, args.vc_train_pairs))
         if args.task == "pretrain":
             lines = text_only_lines(corpus)
             write_map(args.out / TEXT_SET / "text", lines)

@@ -1,0 +1,73 @@
+"""Convert source recordings with a trained SpeechT5 VC model (stage 9 of ``--task vc``).
+
+Reads the source ``wav.scp`` (``speech``) and the target speakers' x-vectors (``spembs``) and writes
+``wav/``, ``wav.scp``, ``feats.ark/scp``, ``speech_shape`` and ``plots/`` under ``--output_dir``
+(:mod:`espnet2_speecht5.inference.vc_conversion`).
+
+Example::
+
+    python -m espnet2_speecht5.bin.vc_inference --s2st_train_config exp/vc/config.yaml \\
+        --s2st_model_file exp/vc/valid.loss.ave.pth --config conf/decode.yaml \\
+        --data_path_and_name_and_type dump/raw/test/wav.scp,speech,sound \\
+        --data_path_and_name_and_type dump/xvector/test/xvector.scp,spembs,kaldi_ark \\
+        --output_dir exp/vc/decode/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from espnet2_speecht5.bin.cli import run_request, str2bool
+from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
+
+with quiet_espnet():
+    import numpy as np
+    from espnet2.utils import config_argparse
+    from espnet2.utils.types import str2triple_str, str_or_none
+
+    from espnet2_speecht5.inference.vc_conversion import ConversionRequest, convert_set
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = config_argparse.ArgumentParser(
+        prog="python -m espnet2_speecht5.bin.vc_inference",
+        description="SpeechT5 voice conversion",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+    parser.add_argument("--output_dir", type=str, required=True)
+    parser.add_argument("--ngpu", type=int, default=0, help="0: CPU; 1: the first GPU")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the pre-net dropout")
+    group = parser.add_argument_group("Input data")
+    group.add_argument("--data_path_and_name_and_type", type=str2triple_str, required=True, action="append",
+                       help="the source audio as 'wav.scp,speech,sound'; x-vectors as 'path,spembs,kaldi_ark'")
+    group.add_argument("--key_file", type=str_or_none, help="convert only these utterances (first column)")
+    group.add_argument("--ref_wav_scp", type=str_or_none,
+                       help="the target speaker's recordings, drawn above the converted mel in plots")
+    group = parser.add_argument_group("Model")
+    group.add_argument("--s2st_train_config", type=str, required=True, help="config.yaml of the VC training")
+    group.add_argument("--s2st_model_file", type=str, required=True, help="parameters of the VC model (*.pth)")
+    group = parser.add_argument_group("Generation")
+    group.add_argument("--batch_size", type=int, default=1,
+                       help="utterances converted together; the conv front end's group norm sees the padding, "
+                            "so a batch's outputs differ slightly from those of single utterances")
+    group.add_argument("--threshold", type=float, default=0.5, help="stop when a step's stop probabilities sum to this")
+    group.add_argument("--minlenratio", type=float, default=0.0, help="minimum steps per encoder frame, times r")
+    group.add_argument("--maxlenratio", type=float, default=10.0, help="maximum steps per encoder frame, times r")
+    group.add_argument("--prenet_dropout", type=str2bool, default=None, help="pre-net dropout on (default: the model's)")
+    group.add_argument("--vocoder", default="griffin_lim", choices=["griffin_lim", "hifigan", "none"])
+    group.add_argument("--vocoder_file", type=str_or_none, default=None, help="HiFi-GAN weights (folder or file)")
+    group.add_argument("--num_plots", type=int, default=3, help="utterances to draw (mel and attention)")
+    return parser
+
+
+def main(cmd: Optional[List[str]] = None) -> None:
+    args = get_parser().parse_args(cmd)
+    run_request(convert_set, ConversionRequest, args)
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main(sys.argv[1:])
