@@ -67,6 +67,28 @@ From the shell:
 speecht5 synthesize --model {model_ref} --text "the pen is red" --out x.wav
 ```""",
     },
+    "vc": {
+        "units": "Input",
+        "pipeline_tag": "audio-to-audio",
+        "title": "voice conversion",
+        "does": "It says a source speaker's sentence in a target speaker's voice: raw waveform -> speech-encoder "
+        "pre-net -> Transformer encoder -> speech decoder (with the target speaker's x-vector) and stop prediction "
+        "-> post-net, an 80-bin log-mel spectrogram; a vocoder makes the waveform.",
+        "usage": """```python
+import soundfile
+from espnet2_speecht5.inference.speech2speech import Speech2Speech
+
+vc = Speech2Speech.from_pretrained("{model_ref}")
+wav = vc("source.wav", speaker=xvector)  # xvector: (512,) x-vector of the target speaker, or a packed speaker's name
+soundfile.write("converted.wav", wav, vc.sample_rate)
+```
+
+From the shell:
+
+```bash
+speecht5 convert --model {model_ref} --source source.wav --target-speaker target_xvector.npy --out converted.wav
+```""",
+    },
 }
 
 SPEECHT5_BIBTEX = """@inproceedings{ao2022speecht5,
@@ -290,9 +312,30 @@ soundfile.write("out.wav", speech.numpy(), 16000)
     return text
 
 
+def _transformers_vc(ref: str, details: CardDetails) -> str:
+    text = f"""```python
+import soundfile
+import torch
+{_hub_import(ref)}from transformers import SpeechT5ForSpeechToSpeech, SpeechT5HifiGan
+
+model = SpeechT5ForSpeechToSpeech.from_pretrained("{ref}")
+vocoder = SpeechT5HifiGan.from_pretrained("microsoft/speecht5_hifigan")  # same 80-bin log-mel features
+source, rate = soundfile.read("source.wav")  # 16 kHz mono, not normalised
+speaker = torch.tensor(xvector).reshape(1, {details.speaker_embedding or 512})  # the target speaker's x-vector
+speech = model.generate_speech(torch.tensor(source, dtype=torch.float32)[None], speaker, vocoder=vocoder)
+soundfile.write("converted.wav", speech.numpy(), 16000)
+```"""
+    if not details.prenet_dropout:
+        text += ("\n\nThis model turns its speech-decoder pre-net dropout off at inference; transformers always "
+                 "applies it, so its outputs vary from run to run and differ from ESPnet's.")
+    return text
+
+
 def _transformers_section(task: str, model_ref: str, details: CardDetails) -> str:
     ref = details.folder_ref or model_ref
-    body = {"asr": _transformers_asr, "tts": _transformers_tts}[task](ref, details)
+    body = {"asr": _transformers_asr, "tts": _transformers_tts, "vc": _transformers_vc}[task](ref, details)
+    if task == "vc":  # the network reads no text: tokens.txt holds only the special tokens
+        return f"### transformers\n\n{body}\n"
     return f"### transformers\n\n{body}\n\n{_token_notes(details)}\n"
 
 

@@ -46,7 +46,7 @@ MAKE_DATA = textwrap.dedent(
                 rows["utt2spk_tgt"].append(f"{utt} spka")
         keep = {"asr": ["wav.scp", "text", "utt2spk"], "tts": ["wav.scp", "text", "utt2spk"],
                 "st": ["wav.scp", "text", "text.tgt", "utt2spk"],
-                "vc": ["wav.scp", "wav_tgt.scp", "utt2spk", "utt2spk_tgt"],
+                "vc": ["wav.scp", "wav_tgt.scp", "utt2spk", "utt2spk_tgt", "text"],
                 "se": ["wav.scp", "wav_tgt.scp", "utt2spk", "text"],
                 "sid": ["wav.scp", "utt2spk"], "pretrain": ["wav.scp", "utt2spk"]}[task]
         for fname in keep:
