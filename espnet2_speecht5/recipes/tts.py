@@ -101,7 +101,11 @@ def asr_model_args(ctx: Context) -> List[str]:
 
 
 def speaker_model_args(ctx: Context) -> List[str]:
-    """The scorer's speaker model: the one stage 6 recorded in ``<xvector_dir>/spk_model.yaml``, if any."""
+    """The scorer's speaker model: the one stage 6 recorded in ``<xvector_dir>/spk_model.yaml``, if any,
+    unless ``--score_args`` names an independent one (``--spk_train_config``, ``--spk_model_file``)."""
+    if "--spk_model_file" in shell_words(ctx.score_args):
+        logger.info("stage 10: speaker similarity with the speaker model of --score_args")
+        return []
     spk_record = Path(ctx.xvector_dir) / "spk_model.yaml"
     if not spk_record.is_file():
         logger.info(f"stage 10: no speaker model recorded in {spk_record}: no speaker similarity")

@@ -71,7 +71,7 @@ class VCRecipe(TTSRecipe):
         else:
             logger.info(f"stage 10: {raw} has no text: no CER or WER")
         args = {"target": target + ["--outdir", str(out)]}
-        if spk:
+        if spk or "--spk_model_file" in extra:  # the stage-6 model, or an independent one in --score_args
             args["source"] = ["--hyp_scp", converted, "--ref_scp", str(raw / "wav.scp"), "--mcd", "false", *spk,
                               "--outdir", str(out / "vs_source")]
         args["baseline"] = ["--hyp_scp", str(raw / "wav.scp"), "--ref_scp", str(raw / "wav_tgt.scp"),
@@ -101,7 +101,10 @@ class VCRecipe(TTSRecipe):
                 sclite[metric] = parse_sclite_report(report.read_text(encoding="utf-8"), str(report)).percent.as_dict()
                 tools["sclite"] = sclite_version(report)
         if "spk_model" in tools:
-            tools["spk_model_note"] = "the stage-6 speaker model (trained on this recipe's training targets)"
+            stage6 = speaker_model_args(ctx)
+            independent = not stage6 or stage6[-1] != tools["spk_model"]
+            tools["spk_model_note"] = ("an independent speaker model (--score_args)" if independent else
+                                       "the stage-6 speaker model (trained on this recipe's training targets)")
         metrics = {"mcd": target["mcd_mean"], "mcd_source": baseline["mcd_mean"], "cer": target["cer"],
                    "spk_sim_target": target["speaker_similarity"],
                    "spk_sim_source": summaries.get("source", {}).get("speaker_similarity")}
@@ -124,9 +127,9 @@ class VCRecipe(TTSRecipe):
             mcd = cell(m["mcd"], 2) + (f" ± {d['mcd_std']:.2f}" if m["mcd"] is not None and d.get("mcd_std") else "")
             lines.append(f"|{dataset}|{d.get('utterances', '?')}|{mcd}|{cell(m['mcd_source'], 2)}|{cell(m['cer'], 1)}|"
                          f"{cell(d.get('wer'), 1)}|{cell(m['spk_sim_target'], 3)}|{cell(m['spk_sim_source'], 3)}|")
-        models = sorted({str(s["tools"].get("spk_model")) for _, s in rows if s["tools"].get("spk_model")})
-        lines += [""] + [f"- speaker model of spk sim: `{m}` (stage 6's, trained on the training targets)"
-                         for m in models]
+        models = sorted({(str(s["tools"]["spk_model"]), str(s["tools"].get("spk_model_note", "")))
+                         for _, s in rows if s["tools"].get("spk_model")})
+        lines += [""] + [f"- speaker model of spk sim: `{model}` ({note})" for model, note in models]
         tables = sclite_section(rows)
         return "\n".join(lines) + "\n" + VC_NOTE + tables
 
