@@ -56,7 +56,8 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--threshold", type=float, default=0.5, help="stop when a step's stop probabilities sum to this")
     group.add_argument("--minlenratio", type=float, default=0.0, help="minimum steps per encoder frame, times r")
     group.add_argument("--maxlenratio", type=float, default=10.0, help="maximum steps per encoder frame, times r")
-    group.add_argument("--prenet_dropout", type=str2bool, default=None, help="pre-net dropout on (default: the model's)")
+    group.add_argument("--prenet_dropout", type=str2bool, default=None,
+                       help="pre-net dropout on (default: the model's)")
     group.add_argument("--vocoder", default="griffin_lim", choices=["griffin_lim", "hifigan", "none"])
     group.add_argument("--vocoder_file", type=str_or_none, default=None, help="HiFi-GAN weights (folder or file)")
     group.add_argument("--num_plots", type=int, default=3, help="utterances to draw (mel and attention)")

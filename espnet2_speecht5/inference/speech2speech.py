@@ -24,9 +24,9 @@ Example::
 
 from __future__ import annotations
 
-from pathlib import Path
 import inspect
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -34,11 +34,11 @@ import torch
 
 from espnet2_speecht5.checkpoint.convert import check_state, read_hf_folder, read_ours
 from espnet2_speecht5.inference.audio_input import AudioInput, load_input_audio
+from espnet2_speecht5.models.vc import encoder_lengths
 from espnet2_speecht5.nets.compositions import SpeechToSpeech, build_network
 from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.runtime.types import PathLike
 from espnet2_speecht5.search.greedy import generate_speech
-from espnet2_speecht5.models.vc import encoder_lengths
 
 SpeakerInput = Union[None, str, Path, np.ndarray, torch.Tensor]
 WEIGHT_SUFFIXES = (".pth", ".safetensors")
@@ -125,7 +125,8 @@ class Speech2Speech:
         speaker_table: Optional[PathLike] = None,
     ) -> None:
         if (model is None) == (s2st_train_config is None):
-            raise DataError("give either a speech-to-speech network (model) or a VC training config (s2st_train_config)")
+            raise DataError("give either a speech-to-speech network (model) or a VC training config "
+                            "(s2st_train_config)")
         # a bare network takes an x-vector when given one; a trained model says whether it needs one
         self.uses_speaker_embedding, self.speaker_optional = True, model is not None
         if model is not None:

@@ -25,7 +25,6 @@ from espnet2_speecht5.nets.config import SpeechT5Config
 from espnet2_speecht5.search.greedy import GeneratedSpeech, generate_speech
 
 
-
 def encoder_lengths(enc: EncoderOutput) -> torch.Tensor:
     """(B,) valid encoder frames of each utterance."""
     if enc.valid is None:

@@ -109,7 +109,10 @@ def check_model_conf(
 
 
 def add_network_arguments(
-    parser: argparse.ArgumentParser, model_conf_default: Dict[str, Any], model_help: str, token_list_required: bool = True
+    parser: argparse.ArgumentParser,
+    model_conf_default: Dict[str, Any],
+    model_help: str,
+    token_list_required: bool = True,
 ) -> None:
     """The options every SpeechT5 task shares: ``--token_list``, ``--init``, ``--net_conf``, ``--model_conf``."""
     group = parser.add_argument_group(description="Task related")

@@ -44,7 +44,8 @@ def write_experiment(root: Path, task: str, seed: int = 0, model_conf: Dict[str,
     exp = root / "exp" / f"{task}_x"
     exp.mkdir(parents=True)
     config = dict(
-        token_list=list(TOKENS) if task != "vc" else ["<blank>", "<unk>", "<sos/eos>"], token_type="char", bpemodel=None, use_preprocessor=True,
+        token_list=list(TOKENS) if task != "vc" else ["<blank>", "<unk>", "<sos/eos>"],  # vc reads no text
+        token_type="char", bpemodel=None, use_preprocessor=True,
         non_linguistic_symbols=None, cleaner=None, g2p=None, net_conf=dict(net_conf), model_conf=model_conf or {},
         init=None, train_data_path_and_name_and_type=[["dump/raw/train/wav.scp", "speech", "sound"]],
     )  # fmt: skip

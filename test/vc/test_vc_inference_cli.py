@@ -65,8 +65,8 @@ def test_training_needs_no_token_list(capsys: pytest.CaptureFixture) -> None:
 @pytest.mark.parametrize("batch_size", [1, 2])
 def test_conversion_writes_wavs_mels_shapes_and_plots(vc_files, tmp_path: Path, batch_size: int) -> None:
     out = tmp_path / "out"
-    vc_inference.main(_args(vc_files, out, vc_files["wav_scp"], vc_files["xvector"])
-                      + ["--batch_size", str(batch_size), "--num_plots", "1", "--ref_wav_scp", str(vc_files["wav_scp"])])
+    extra = ["--batch_size", str(batch_size), "--num_plots", "1", "--ref_wav_scp", str(vc_files["wav_scp"])]
+    vc_inference.main(_args(vc_files, out, vc_files["wav_scp"], vc_files["xvector"]) + extra)
     wavs = dict(line.split() for line in (out / "wav.scp").read_text().splitlines())
     assert sorted(wavs) == sorted(UTTS)
     mels = kaldiio.load_scp(str(out / "feats.scp"))

@@ -65,7 +65,8 @@ def make_sets(corpus: Path, task: str, tgt_lang: str, vc_train_pairs: str = "lis
         for number, pair in enumerate(listed, start=2):
             for name in ("source", "target"):
                 if f"{pair[name]}_{pair['sentence_id']}" not in by_utt:
-                    raise DataError("pair names an utterance that is not in manifest.tsv", pairs_file, number, pair["utt"])
+                    raise DataError("pair names an utterance that is not in manifest.tsv", pairs_file, number,
+                                    pair["utt"])
         pairs = [(p["set"], p["sentence_id"], p["source"], p["target"]) for p in listed]
         if vc_train_pairs == "all":
             pairs = [p for p in pairs if p[0] != "train"] + all_ordered_pairs(manifest, "train")
