@@ -8,27 +8,25 @@ one field per option). It reads ``text`` (and ``spembs`` x-vectors) like ESPnet'
 * ``feats.ark`` / ``feats.scp``: the generated log10 mel (T, 80);
 * ``speech_shape``: frames per utterance;
 * ``plots/<utt>.mel.png`` and ``plots/<utt>.att.png`` for the first ``num_plots`` utterances
-  (with the recording's mel above the synthesised one when ``ref_wav_scp`` is given).
+  (with the recording's mel above the synthesised one when ``ref_wav_scp`` is given)
+
+(:class:`~espnet2_speecht5.inference.speech_set_writer.GeneratedSetWriter`).
 """
 
 from __future__ import annotations
 
-import logging
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import kaldiio
 import numpy as np
-import soundfile
 from tqdm import tqdm
 
-from espnet2_speecht5.features.log_mel import log_mel
 from espnet2_speecht5.inference.speech2text import require_file
+from espnet2_speecht5.inference.speech_set_writer import GeneratedSetWriter
 from espnet2_speecht5.inference.text2speech import Text2Speech
-from espnet2_speecht5.inference.tts_plots import plot_attention, plot_mel
 from espnet2_speecht5.runtime.errors import DataError
 
 
@@ -149,20 +147,12 @@ def synthesize_set(request: SynthesisRequest) -> None:
     )
     if tts.uses_speaker_embedding and spembs_path is None:
         raise DataError("the model uses speaker embeddings: add 'xvector.scp,spembs,kaldi_ark' to the data")
-    out = Path(request.output_dir)
-    (out / "wav").mkdir(parents=True, exist_ok=True)
     keys = list(texts)
     plot_keys = set(keys[: max(request.num_plots, 0)])
     refs = read_ref_mels(request.ref_wav_scp, plot_keys)
     # Similar lengths together: less padding, and stopped rows leave the batch together.
     order = sorted(keys, key=lambda k: len(texts[k]))
-    start = time.perf_counter()
-    frames_total = 0
-    with (
-        kaldiio.WriteHelper(f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}") as feats_writer,
-        open(out / "wav.scp", "w", encoding="utf-8") as wav_scp,
-        open(out / "speech_shape", "w", encoding="utf-8") as shapes,
-    ):
+    with GeneratedSetWriter(Path(request.output_dir), "synthesised") as writer:
         progress = tqdm(total=len(order), desc="synthesis", unit="utt", file=sys.stderr, disable=None)
         for first in range(0, len(order), request.batch_size):
             batch = order[first : first + request.batch_size]
@@ -170,37 +160,7 @@ def synthesize_set(request: SynthesisRequest) -> None:
             want_attention = any(k in plot_keys for k in batch)
             results = tts([texts[k] for k in batch], spembs, keys=batch, return_attention=want_attention)
             for key, result in zip(batch, results):
-                feats_writer(key, result.mel)
-                shapes.write(f"{key} {len(result.mel)},{result.mel.shape[1]}\n")
-                frames_total += len(result.mel)
-                if result.wav is not None:
-                    wav_path = (out / "wav" / f"{key}.wav").resolve()
-                    soundfile.write(wav_path, result.wav, tts.sample_rate, subtype="PCM_16")
-                    wav_scp.write(f"{key} {wav_path}\n")
-                if key in plot_keys:
-                    reference = None
-                    if key in refs:
-                        audio, _ = soundfile.read(refs[key], dtype="float32")
-                        reference = log_mel(audio).numpy()
-                    plot_mel(
-                        out / "plots" / f"{key}.mel.png",
-                        result.mel,
-                        result.stop_probs,
-                        f"{key}: {texts[key]}",
-                        reference,
-                    )
-                    if result.attention is not None:
-                        plot_attention(out / "plots" / f"{key}.att.png", result.attention, key)
-                logging.info("%s: %d frames (%.2f s)", key, len(result.mel), len(result.mel) * 256 / 16000)
+                title = f"{key}: {texts[key]}" if key in plot_keys else None
+                writer.add(key, result.mel, result.wav, result.stop_probs, result.attention, title, refs.get(key))
             progress.update(len(batch))
         progress.close()
-    elapsed = time.perf_counter() - start
-    audio_seconds = frames_total * 256 / 16000
-    logging.info(
-        "synthesised %d utterances (%.1f s of audio) in %.1f s (real-time factor %.3f); outputs in %s",
-        len(order),
-        audio_seconds,
-        elapsed,
-        elapsed / max(audio_seconds, 1e-9),
-        out,
-    )

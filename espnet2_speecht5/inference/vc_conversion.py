@@ -9,34 +9,29 @@ decoder's key/value cache and writes, under ``output_dir``:
 * ``feats.ark`` / ``feats.scp``: the generated log10 mel (T, 80);
 * ``speech_shape``: frames per utterance;
 * ``plots/<utt>.mel.png`` and ``plots/<utt>.att.png`` for the first ``num_plots`` utterances
-  (with the target speaker's recording above the conversion when ``ref_wav_scp`` is given).
+  (with the target speaker's recording above the conversion when ``ref_wav_scp`` is given)
+
+(:class:`~espnet2_speecht5.inference.speech_set_writer.GeneratedSetWriter`).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import kaldiio
 import numpy as np
-import soundfile
 from tqdm import tqdm
 
 from espnet2_speecht5.data.kaldi_dir import iter_lines
-from espnet2_speecht5.features.log_mel import log_mel
 from espnet2_speecht5.inference.audio_input import load_input_audio, scan_sound_scp
 from espnet2_speecht5.inference.speech2speech import Speech2Speech
 from espnet2_speecht5.inference.speech2text import require_file
-from espnet2_speecht5.inference.tts_plots import plot_attention, plot_mel
+from espnet2_speecht5.inference.speech_set_writer import GeneratedSetWriter
 from espnet2_speecht5.inference.tts_synthesis import load_spembs, read_keys, read_ref_mels
 from espnet2_speecht5.runtime.errors import DataError
-
-HOP_SECONDS = 256 / 16000
 
 
 @dataclass
@@ -122,46 +117,20 @@ def convert_set(request: ConversionRequest) -> None:
     )
     if vc.uses_speaker_embedding and spembs_path is None:
         raise DataError("the model uses target x-vectors: add 'xvector.scp,spembs,kaldi_ark' to the data")
-    out = Path(request.output_dir)
-    (out / "wav").mkdir(parents=True, exist_ok=True)
     keys = list(sources)
     plot_keys = set(keys[: max(request.num_plots, 0)])
     refs = read_ref_mels(request.ref_wav_scp, plot_keys)
-    start = time.perf_counter()
-    frames_total = 0
-    with (
-        kaldiio.WriteHelper(f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}") as feats_writer,
-        open(out / "wav.scp", "w", encoding="utf-8") as wav_scp,
-        open(out / "speech_shape", "w", encoding="utf-8") as shapes,
-    ):
-        progress = tqdm(total=len(keys), desc="conversion", unit="utt", file=sys.stderr, disable=None)
-        # similar lengths together: less padding for the conv front end and the encoder
-        order = sorted(keys, key=lambda k: os.path.getsize(sources[k]))
+    # similar lengths together: less padding for the conv front end and the encoder
+    order = sorted(keys, key=lambda k: os.path.getsize(sources[k]))
+    with GeneratedSetWriter(Path(request.output_dir), "converted") as writer:
+        progress = tqdm(total=len(order), desc="conversion", unit="utt", file=sys.stderr, disable=None)
         for first in range(0, len(order), request.batch_size):
             batch = order[first : first + request.batch_size]
             spembs = list(load_spembs(spembs_path, batch)) if vc.uses_speaker_embedding else None
             results = vc.generate_batch([read_source(key, sources[key]) for key in batch], spembs,
                                         return_attention=any(k in plot_keys for k in batch))
             for key, result in zip(batch, results):
-                feats_writer(key, result.mel)
-                shapes.write(f"{key} {len(result.mel)},{result.mel.shape[1]}\n")
-                frames_total += len(result.mel)
-                if result.wav is not None:
-                    wav_path = (out / "wav" / f"{key}.wav").resolve()
-                    soundfile.write(wav_path, result.wav, vc.sample_rate, subtype="PCM_16")
-                    wav_scp.write(f"{key} {wav_path}\n")
-                if key in plot_keys:
-                    reference = None
-                    if key in refs:
-                        reference = log_mel(load_input_audio(refs[key])).numpy()
-                    plot_mel(out / "plots" / f"{key}.mel.png", result.mel, result.stop_probs,
-                             f"{key}: target recording (top) and conversion", reference)
-                    if result.attention is not None:
-                        plot_attention(out / "plots" / f"{key}.att.png", result.attention, key)
-                logging.info("%s: %d frames (%.2f s)", key, len(result.mel), len(result.mel) * HOP_SECONDS)
+                title = f"{key}: target recording (top) and conversion" if key in plot_keys else None
+                writer.add(key, result.mel, result.wav, result.stop_probs, result.attention, title, refs.get(key))
             progress.update(len(batch))
         progress.close()
-    elapsed = time.perf_counter() - start
-    audio_seconds = frames_total * HOP_SECONDS
-    logging.info("converted %d utterances (%.1f s of audio) in %.1f s (real-time factor %.3f); outputs in %s",
-                 len(keys), audio_seconds, elapsed, elapsed / max(audio_seconds, 1e-9), out)

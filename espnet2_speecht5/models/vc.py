@@ -22,7 +22,6 @@ from espnet2_speecht5.models.common import espnet_net_config, make_targets
 from espnet2_speecht5.models.speech_output import LossOutput, SpeechOutputModel
 from espnet2_speecht5.nets.compositions import EncoderOutput, SpeechToSpeech
 from espnet2_speecht5.nets.config import SpeechT5Config
-from espnet2_speecht5.search.greedy import GeneratedSpeech, generate_speech
 
 
 def encoder_lengths(enc: EncoderOutput) -> torch.Tensor:
@@ -107,29 +106,3 @@ class SpeechT5VCModel(SpeechOutputModel):
         """The target log-mel (B, T, 80) and its lengths (B,), for ESPnet's statistics stage."""
         feats, lengths = self.mel(speech_tgt, speech_tgt_lengths)
         return {"feats": feats, "feats_lengths": lengths}
-
-    @torch.no_grad()
-    def convert(
-        self,
-        speech: torch.Tensor,
-        speech_lengths: torch.Tensor,
-        spembs: Optional[torch.Tensor] = None,
-        threshold: float = 0.5,
-        minlenratio: float = 0.0,
-        maxlenratio: float = 10.0,
-        return_attention: bool = False,
-    ) -> GeneratedSpeech:
-        """Generate the target speaker's log-mel for a batch of source waveforms with the key/value cache.
-
-        Args:
-            speech: (B, L) source waveforms, zero-padded; speech_lengths: (B,) samples.
-            spembs: (B, 512) target x-vectors.
-            minlenratio, maxlenratio: bounds on the decoder steps, as ratios of the encoder frames
-                (steps = int(S * ratio / r)).
-
-        Returns:
-            :class:`~espnet2_speecht5.search.greedy.GeneratedSpeech` (mel (B, T, 80), lengths (B,), ...).
-        """
-        enc = self.net.encode(speech, speech_lengths if speech.size(0) > 1 else None)
-        return generate_speech(self.net, enc, self.speaker(spembs), threshold=threshold, minlenratio=minlenratio,
-                               maxlenratio=maxlenratio, return_attention=return_attention)
