@@ -4,9 +4,10 @@ a conftest.py in a test subfolder would shadow the top-level one under that name
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -43,6 +44,25 @@ def run_recipe(recipe: Path, *args: str, env: Optional[Dict[str, str]] = None, t
     return subprocess.run(
         ["./run.sh", *args], cwd=recipe, env=full_env, capture_output=True, text=True, timeout=timeout
     )
+
+
+# the time-stamped progress lines of a recipe's local/data.sh (and of the download helper it calls)
+DATA_SH_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\S+ \((local/data\.sh|download_and_unpack)\) ")
+
+
+def run_data_sh(recipe: Path, env_prefix: str, env: Dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """``bash local/data.sh args...`` in a recipe copy, without the caller's ``<env_prefix>*`` variables
+    but those in ``env`` (so a test never reads a corpus or a download address by accident)."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith(env_prefix)}
+    full.update(env)
+    return subprocess.run(
+        ["bash", "local/data.sh", *args], cwd=recipe, env=full, capture_output=True, text=True, timeout=60
+    )
+
+
+def error_lines(proc: subprocess.CompletedProcess) -> List[str]:
+    """A data.sh run's stderr without its time-stamped progress lines."""
+    return [line for line in proc.stderr.splitlines() if not DATA_SH_LOG_LINE.match(line)]
 
 
 def randomise_norms(model, seed: int = 1) -> None:

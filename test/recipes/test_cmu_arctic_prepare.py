@@ -28,7 +28,8 @@ from espnet2_speecht5.data.kaldi_dir import iter_lines, read_map, utt2spk_to_spk
 from espnet2_speecht5.nets.compositions import network_parts
 from espnet2_speecht5.nets.config import SpeechT5Config
 
-from repo_testing import REPO_ROOT, SHARED_DATA, copy_recipe
+from repo_testing import REPO_ROOT, SHARED_DATA, copy_recipe, error_lines
+from repo_testing import run_data_sh as repo_run_data_sh
 
 RECIPE_DIR = REPO_ROOT / "egs2" / "cmu_arctic"
 SPEAKERS = ("bdl", "clb", "rms", "slt")
@@ -37,7 +38,6 @@ TEXT = {prompt: f"Sentence number {n}, read aloud." for n, prompt in enumerate(P
 SPLIT = {"test": PROMPTS[-2:], "dev": PROMPTS[-4:-2], "train": PROMPTS[:-4]}
 SMALL_SPLIT = ("--num_dev", "2", "--num_test", "2")
 VC_FILES = ["spk2utt", "text", "utt2spk", "utt2spk_tgt", "wav.scp", "wav_tgt.scp"]
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\S+ \((local/data\.sh|download_and_unpack)\) ")
 
 
 def speaker_dir(root: Path, spk: str) -> Path:
@@ -73,17 +73,9 @@ def recipe(tmp_path: Path) -> Path:
 
 def run_data_sh(recipe: Path, env: Dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """``bash local/data.sh`` in the recipe copy with no CMU_ARCTIC* variable but those in ``env``."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("CMU_ARCTIC")}
-    full["CMU_ARCTIC_URL"] = (recipe / "no_mirror").as_uri()  # a download not meant to happen fails at once
-    full.update(env)
-    return subprocess.run(
-        ["bash", "local/data.sh", *args], cwd=recipe, env=full, capture_output=True, text=True, timeout=60
-    )
+    # a download that is not meant to happen fails at once
+    return repo_run_data_sh(recipe, "CMU_ARCTIC", {"CMU_ARCTIC_URL": (recipe / "no_mirror").as_uri(), **env}, *args)
 
-
-def error_lines(proc: subprocess.CompletedProcess) -> List[str]:
-    """stderr without the time-stamped progress lines."""
-    return [line for line in proc.stderr.splitlines() if not LOG_LINE.match(line)]
 
 
 def keys(path: Path) -> List[str]:

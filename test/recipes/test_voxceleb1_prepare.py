@@ -8,8 +8,6 @@ order differs from a locale's order; the split file lists the speakers in revers
 
 from __future__ import annotations
 
-import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,14 +19,14 @@ import soundfile as sf
 
 from espnet2_speecht5.data.kaldi_dir import iter_lines, read_map, utt2spk_to_spk2utt
 
-from repo_testing import REPO_ROOT, SHARED_DATA, copy_recipe
+from repo_testing import REPO_ROOT, SHARED_DATA, copy_recipe, error_lines
+from repo_testing import run_data_sh as repo_run_data_sh
 
 SPEAKERS = ("id10001", "id10002", "id10003", "id10004")
 VIDEOS = ("a1b2C3d4E5f", "Zx9-Ab_c01")  # "Z..." sorts before "a..." in byte order
 UTTS = ("00001", "00002", "00003")
 SET_NAMES = ("train", "dev", "test")
 COUNTS = {"train": 16, "dev": 4, "test": 4}
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\S+ \(local/data\.sh\) ")
 
 
 def set_number(video: str, utt: str) -> str:
@@ -72,18 +70,10 @@ def recipe(tmp_path: Path) -> Path:
 
 def run_data_sh(recipe: Path, env: Dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """Run ``bash local/data.sh`` in the recipe copy; no VOXCELEB1* variable but those in ``env``."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("VOXCELEB1")}
     # never the network: a download that is not meant to happen fails at once
-    full["VOXCELEB1_SPLIT_URL"] = (recipe / "no_such_split.txt").as_uri()
-    full.update(env)
-    return subprocess.run(
-        ["bash", "local/data.sh", *args], cwd=recipe, env=full, capture_output=True, text=True, timeout=60
-    )
+    split_url = (recipe / "no_such_split.txt").as_uri()
+    return repo_run_data_sh(recipe, "VOXCELEB1", {"VOXCELEB1_SPLIT_URL": split_url, **env}, *args)
 
-
-def error_lines(proc: subprocess.CompletedProcess) -> List[str]:
-    """stderr without data.sh's own time-stamped progress lines."""
-    return [line for line in proc.stderr.splitlines() if not LOG_LINE.match(line)]
 
 
 def keys(path: Path) -> List[str]:
