@@ -129,7 +129,7 @@ class VCRecipe(TTSRecipe):
                          f"{cell(d.get('wer'), 1)}|{cell(m['spk_sim_target'], 3)}|{cell(m['spk_sim_source'], 3)}|")
         models = sorted({(str(s["tools"]["spk_model"]), str(s["tools"].get("spk_model_note", "")))
                          for _, s in rows if s["tools"].get("spk_model")})
-        lines += [""] + [f"- speaker model of spk sim: `{model}` ({note})" for model, note in models]
+        lines += [""] + [f"- speaker model of spk sim: `{model}`: {note}" for model, note in models]
         tables = sclite_section(rows)
         return "\n".join(lines) + "\n" + VC_NOTE + tables
 
