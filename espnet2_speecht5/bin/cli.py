@@ -61,3 +61,20 @@ def run_request(body: Callable[[Any], Any], request_class: type, args: argparse.
         fail(str(err))
     except OSError as err:
         fail(f"{err.strerror or err}: {err.filename}" if err.filename else str(err))
+
+
+def add_speech_generation_arguments(group: argparse._ArgumentGroup, length_unit: str) -> None:
+    """The options of every mel-generating entry point (TTS, VC): stop rule, pre-net dropout, vocoder, plots.
+
+    Args:
+        length_unit: what the length ratios count (``input token``, ``encoder frame``).
+    """
+    group.add_argument("--threshold", type=float, default=0.5, help="stop when a step's stop probabilities sum to this")
+    group.add_argument("--minlenratio", type=float, default=0.0, help=f"minimum steps per {length_unit}, times r")
+    group.add_argument("--maxlenratio", type=float, default=10.0, help=f"maximum steps per {length_unit}, times r")
+    group.add_argument("--prenet_dropout", type=str2bool, default=None,
+                       help="pre-net dropout on (default: the model's)")
+    group.add_argument("--vocoder", default="griffin_lim", choices=["griffin_lim", "hifigan", "none"])
+    group.add_argument("--vocoder_file", default=None, type=lambda v: None if v.lower() in ("none", "null") else v,
+                       help="HiFi-GAN weights (folder or file)")
+    group.add_argument("--num_plots", type=int, default=3, help="utterances to draw (mel and attention)")

@@ -25,7 +25,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from espnet2_speecht5.bin.cli import run_request, str2bool
+from espnet2_speecht5.bin.cli import add_speech_generation_arguments, run_request
 from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
 
 with quiet_espnet():
@@ -61,15 +61,7 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--model_file", type=str, required=True, help="parameters of the TTS model (*.pth)")
     group = parser.add_argument_group("Generation")
     group.add_argument("--batch_size", type=int, default=8, help="utterances generated together")
-    group.add_argument("--threshold", type=float, default=0.5, help="stop when a step's stop probabilities sum to this")
-    group.add_argument("--minlenratio", type=float, default=0.0, help="minimum steps per input token, times r")
-    group.add_argument("--maxlenratio", type=float, default=10.0, help="maximum steps per input token, times r")
-    group.add_argument(
-        "--prenet_dropout", type=str2bool, default=None, help="pre-net dropout on (default: the model's)"
-    )
-    group.add_argument("--vocoder", default="griffin_lim", choices=["griffin_lim", "hifigan", "none"])
-    group.add_argument("--vocoder_file", type=str_or_none, default=None, help="HiFi-GAN weights (folder or file)")
-    group.add_argument("--num_plots", type=int, default=3, help="utterances to draw (mel and attention)")
+    add_speech_generation_arguments(group, "input token")
     return parser
 
 

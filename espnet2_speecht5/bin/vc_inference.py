@@ -19,7 +19,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from espnet2_speecht5.bin.cli import run_request, str2bool
+from espnet2_speecht5.bin.cli import add_speech_generation_arguments, run_request
 from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
 
 with quiet_espnet():
@@ -53,14 +53,7 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--batch_size", type=int, default=1,
                        help="utterances converted together; the conv front end's group norm sees the padding, "
                             "so a batch's outputs differ slightly from those of single utterances")
-    group.add_argument("--threshold", type=float, default=0.5, help="stop when a step's stop probabilities sum to this")
-    group.add_argument("--minlenratio", type=float, default=0.0, help="minimum steps per encoder frame, times r")
-    group.add_argument("--maxlenratio", type=float, default=10.0, help="maximum steps per encoder frame, times r")
-    group.add_argument("--prenet_dropout", type=str2bool, default=None,
-                       help="pre-net dropout on (default: the model's)")
-    group.add_argument("--vocoder", default="griffin_lim", choices=["griffin_lim", "hifigan", "none"])
-    group.add_argument("--vocoder_file", type=str_or_none, default=None, help="HiFi-GAN weights (folder or file)")
-    group.add_argument("--num_plots", type=int, default=3, help="utterances to draw (mel and attention)")
+    add_speech_generation_arguments(group, "encoder frame")
     return parser
 
 
