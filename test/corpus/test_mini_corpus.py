@@ -111,6 +111,23 @@ def test_unfinished_corpus_is_regenerated_and_foreign_folder_refused(tmp_path: P
         build_corpus(tmp_path / "bad", MiniConfig(readers=3))
 
 
+def test_vc_train_pairs_all_pairs_every_two_readers_of_a_training_sentence(tiny: Path, tmp_path: Path):
+    listed, every = tmp_path / "listed", tmp_path / "all"
+    for out, choice in ((listed, "listed"), (every, "all")):
+        proc = subprocess.run([sys.executable, str(PREPARE), "--corpus", str(tiny), "--task", "vc", "--out", str(out),
+                               "--vc_train_pairs", choice], capture_output=True, text=True)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+    readers: dict = {}
+    for row in read_tsv(tiny / "manifest.tsv"):
+        if row["set"] == "train":
+            readers.setdefault(row["sentence_id"], set()).add(row["speaker"])
+    expected = {f"{a}_{b}_{s}" for s, spks in readers.items() for a in spks for b in spks if a != b}
+    assert set(read_map(every / "train" / "wav.scp")) == expected
+    assert set(read_map(listed / "train" / "wav.scp")) < expected  # the corpus's pairs are among them
+    for name in ("dev", "test"):  # held-out sets keep the listed pairs
+        assert (every / name / "wav.scp").read_text() == (listed / name / "wav.scp").read_text()
+
+
 @pytest.mark.parametrize("task", ["asr", "tts", "st", "vc", "sid", "se", "pretrain"])
 def test_prepare_mini_writes_valid_data_dirs(tiny: Path, tmp_path: Path, task: str):
     out = tmp_path / "data"
@@ -140,7 +157,9 @@ def test_prepare_mini_writes_valid_data_dirs(tiny: Path, tmp_path: Path, task: s
         if task == "vc":
             tgt = read_map(d / "utt2spk_tgt")
             assert all(utt.split("_")[1] == tgt[utt] != utt2spk[utt] for utt in wav)
-        if task in ("sid", "vc", "se", "pretrain"):
+            english = {r["sentence_id"]: r["en"] for r in read_tsv(tiny / "sentences.tsv")}
+            assert read_map(d / "text") == {utt: english[utt.rsplit("_", 1)[1]] for utt in wav}  # the sentence
+        if task in ("sid", "se", "pretrain"):
             assert not (d / "text").exists()
     if task == "pretrain":
         text = read_map(out / "train_text" / "text")
