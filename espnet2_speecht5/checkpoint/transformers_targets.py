@@ -27,6 +27,8 @@ class TransformersTarget:
         text_decoder: the network decodes text: its pad and start ids must be transformers', and
             ``generation_config.json`` carries the longest output.
         untrained: our parameters transformers has no counterpart for, and what that means.
+        importable: the hub's converter turns the task's transformers folders into an ESPnet
+            experiment (vc: no; ``Speech2Speech`` reads those folders directly).
     """
 
     task: str
@@ -37,6 +39,7 @@ class TransformersTarget:
     text_decoder: bool
     untrained: Tuple[str, ...] = ()
     untrained_note: str = ""
+    importable: bool = True
 
 
 TARGETS: Dict[str, TransformersTarget] = {
@@ -47,7 +50,7 @@ TARGETS: Dict[str, TransformersTarget] = {
     "tts": TransformersTarget("tts", "t2s", "SpeechT5ForTextToSpeech", "tts", "espnet2_speecht5.tasks.tts:TTSTask",
                               text_decoder=False),
     "vc": TransformersTarget("vc", "s2s", "SpeechT5ForSpeechToSpeech", "s2st", "espnet2_speecht5.tasks.vc:VCTask",
-                             text_decoder=False),
+                             text_decoder=False, importable=False),
 }
 
 

@@ -493,10 +493,10 @@ def convert_transformers_folder(folder: PathLike, outdir: PathLike) -> Dict[str,
     folder = Path(folder).resolve()
     outdir = Path(outdir).absolute()
     task = transformers_task(folder)
-    if task not in TARGETS:
+    if task not in TARGETS or not TARGETS[task].importable:
         raise CheckpointError(
-            f"a SpeechT5ForSpeechToSpeech ({task}) folder has no ESPnet task config here; read it with "
-            "espnet2_speecht5.checkpoint.convert.read_hf_folder",
+            f"a SpeechT5ForSpeechToSpeech ({task}) folder is not converted into an ESPnet experiment; "
+            "Speech2Speech reads it directly (espnet2_speecht5.checkpoint.convert.read_hf_folder)",
             folder / "config.json",
         )
     _weights_file(folder)
