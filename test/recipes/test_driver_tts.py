@@ -87,7 +87,7 @@ def test_stage_10_without_an_asr_model_says_how_to_get_one(tts_recipe) -> None:
     recipe, _ = tts_recipe
     proc = run(recipe, "--stage", "10", "--stop_stage", "10", "--test_sets", "test", "--asr_exp", "/no/asr")
     assert proc.returncode != 0
-    assert "ERROR: stage 10 transcribes the synthesised speech with an ASR model, and /no/asr/valid.acc.best.pth" \
+    assert "ERROR: stage 10 transcribes the generated speech with an ASR model, and /no/asr/valid.acc.best.pth" \
         " does not exist" in proc.stderr
 
 
