@@ -25,7 +25,6 @@ Example::
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -34,6 +33,7 @@ import torch
 
 from espnet2_speecht5.checkpoint.convert import check_state, read_hf_folder, read_ours
 from espnet2_speecht5.inference.audio_input import AudioInput, load_input_audio
+from espnet2_speecht5.inference.text2speech import SynthesisResult
 from espnet2_speecht5.models.vc import encoder_lengths
 from espnet2_speecht5.nets.compositions import SpeechToSpeech, build_network
 from espnet2_speecht5.runtime.errors import DataError
@@ -80,15 +80,8 @@ def load_vc_model(train_config: PathLike, model_file: Optional[PathLike], device
     return model.to(device).eval()
 
 
-@dataclass
-class ConversionResult:
-    """One utterance: mel (T, 80) log10 after the post-net, wav (T·256,) or None without a vocoder,
-    stop_probs (T,), attention (L, H, T / r, S) cross-attention per decoder block (or None)."""
-
-    mel: np.ndarray
-    wav: Optional[np.ndarray]
-    stop_probs: np.ndarray
-    attention: Optional[np.ndarray]
+# one generated utterance: the same fields as TTS's (mel, wav, stop_probs, attention)
+ConversionResult = SynthesisResult
 
 
 class Speech2Speech:
