@@ -180,7 +180,7 @@ dump_sets=$(tr ' ' '\n' <<<"${dump_sets}" | awk 'NF && !seen[$0]++' | tr '\n' ' 
 
 # ------------------------------------------------------------------------ the task's recipe
 # Everything that differs between tasks comes from espnet2_speecht5/recipes/<task>.py. Its settings:
-# recipe_trained, recipe_train_module, recipe_inference_module, text_files, token_lists, aux_targets,
+# recipe_trained, recipe_train_module, recipe_inference_module, audio_files, text_files, token_lists, aux_targets,
 # text_corpus, shape_keys, vocab_shape_keys, fold_lengths, inference_models, uses_inference_config, model_prefix
 recipe_env=$(python -m espnet2_speecht5.recipes env --task="${task}") || die "no recipe for --task '${task}'"
 eval "${recipe_env}"
@@ -223,7 +223,7 @@ corpus=$(basename "$(dirname "$(pwd)")")
 recipe_settings="task fs dumpdir expdir data_train_set valid_set test_sets skip_train token_type bpemode nbpe
     tgt_token_type tgt_bpemode tgt_nbpe token_list_dir token_dir tgt_token_dir pretrain_text_set pretrained_model
     xvector_dir label_dir cluster_dir stats_dir task_exp inference_config inference_ngpu use_lm lm_model_file
-    lm_model_config asr_exp asr_model asr_model_zip asr_decode_config score_args hf_repo corpus"
+    lm_model_config asr_exp asr_model asr_model_zip asr_decode_config score_args hf_repo corpus train_config"
 recipe() {  # recipe <step> [options]: one step of the task's recipe, given the driver's settings
     local name args=()
     for name in ${recipe_settings}; do args+=("--${name}=${!name}"); done
@@ -277,7 +277,7 @@ dump_one_set() {  # dump_one_set <set>
     _nj=$(min "${nj}" "${n}")
     mkdir -p "${logdir}"
     rm -rf "${out}/split${_nj}"
-    for scp in wav.scp wav_tgt.scp; do
+    for scp in ${audio_files}; do  # the input and the second recording of a pair (vc, se)
         [ -f "${src}/${scp}" ] || continue
         name=${scp%.scp}
         split_scp.py --num_splits "${_nj}" --out_pattern "${out}/split${_nj}/${name}.JOB.scp" "${src}/${scp}"
@@ -358,6 +358,8 @@ make_speaker_embeddings() {  # stage 6: one 512-dim x-vector per utterance of ev
     # the recordings whose speaker each utterance gets: the training set first (for vc: the target side)
     dirs=$(recipe speaker-dirs) || die "stage 6: the recipe could not list the speaker data"
     read -r -a dirs <<<"${dirs}"
+    # a model configured without speaker input (se: model_conf.use_speaker_embedding false) embeds nothing
+    if [ "${#dirs[@]}" -eq 0 ]; then skip 6 "the model of ${train_config} takes no speaker embedding"; return; fi
     case "${spk_source}" in
         files)
             [ -n "${spk_files}" ] || die "--spk_source files needs --spk_files (a Kaldi xvector.scp/ark or a folder of <utt>.npy)"

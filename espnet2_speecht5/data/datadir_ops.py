@@ -150,7 +150,7 @@ def detect_task(data_dir: PathLike) -> str:
         return "st"
     if "utt2spk_tgt" in has:
         return "vc"
-    if "wav_tgt.scp" in has:
+    if "wav_clean.scp" in has:
         return "se"
     if "text" in has:
         return "asr"

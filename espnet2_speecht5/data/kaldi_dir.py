@@ -21,12 +21,16 @@ UTTERANCE_FILES = (
     "utt2spk",
     "text.tgt",
     "wav_tgt.scp",
+    "wav_clean.scp",
     "utt2spk_tgt",
     "utt2snr",
     "utt2num_samples",
     "utt2num_samples_tgt",
+    "utt2num_samples_clean",
 )
-AUDIO_FILES = ("wav.scp", "wav_tgt.scp")
+# Audio of an utterance: its input, and the second recording of a pair (vc: the target speaker
+# reading the same sentence; se: the clean speech under the noisy input).
+AUDIO_FILES = ("wav.scp", "wav_tgt.scp", "wav_clean.scp")
 
 
 

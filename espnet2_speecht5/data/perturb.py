@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 # Files whose values are speaker ids (prefixed like the utterance ids).
 SPEAKER_FILES = ("utt2spk", "utt2spk_tgt")
 # Lengths change with the speed; stage 3 measures them again.
-LENGTH_FILES = ("utt2num_samples", "utt2num_samples_tgt")
+LENGTH_FILES = ("utt2num_samples", "utt2num_samples_tgt", "utt2num_samples_clean")
 
 
 def parse_factors(text: str) -> List[Tuple[str, float]]:

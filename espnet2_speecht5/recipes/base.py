@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from espnet2_speecht5.data.kaldi_dir import AUDIO_FILES
 from espnet2_speecht5.recipes import merging
 from espnet2_speecht5.recipes.files import count_lines, require, split_keys
 from espnet2_speecht5.runtime.errors import DataError
@@ -72,6 +73,7 @@ class Context:
     score_args: str = ""
     hf_repo: str = ""
     corpus: str = ""
+    train_config: str = ""
 
     @classmethod
     def field_names(cls) -> List[str]:
@@ -194,6 +196,7 @@ class TaskRecipe:
             "recipe_trained": "true" if self.trained else "false",
             "recipe_train_module": self.train_module,
             "recipe_inference_module": self.inference_module,
+            "audio_files": " ".join(AUDIO_FILES),
             "text_files": " ".join(self.text_files),
             "token_lists": self.token_lists,
             "aux_targets": self.aux_targets,

@@ -27,7 +27,8 @@ MAKE_DATA = textwrap.dedent(
     for set_index, name in enumerate(["train", "dev", "test"]):
         d = root / "data" / name
         d.mkdir(parents=True, exist_ok=True)
-        rows = {"wav.scp": [], "text": [], "utt2spk": [], "text.tgt": [], "wav_tgt.scp": [], "utt2spk_tgt": []}
+        rows = {"wav.scp": [], "text": [], "utt2spk": [], "text.tgt": [], "wav_tgt.scp": [], "utt2spk_tgt": [],
+                "wav_clean.scp": [], "utt2snr": []}
         for spk in ["spka", "spkb", "spkc"]:
             for i in range(4):
                 utt = f"{spk}_{name}_{i:02d}"
@@ -40,6 +41,8 @@ MAKE_DATA = textwrap.dedent(
                 sentence = " ".join(rng.choice(words, 3))
                 rows["wav.scp"].append(f"{utt} {path}")
                 rows["wav_tgt.scp"].append(f"{utt} {path}")
+                rows["wav_clean.scp"].append(f"{utt} {path}")
+                rows["utt2snr"].append(f"{utt} {5 * (i % 2)}")
                 rows["text"].append(f"{utt} {sentence}")
                 rows["text.tgt"].append(f"{utt} {sentence.upper()}")
                 rows["utt2spk"].append(f"{utt} {spk}")
@@ -47,7 +50,7 @@ MAKE_DATA = textwrap.dedent(
         keep = {"asr": ["wav.scp", "text", "utt2spk"], "tts": ["wav.scp", "text", "utt2spk"],
                 "st": ["wav.scp", "text", "text.tgt", "utt2spk"],
                 "vc": ["wav.scp", "wav_tgt.scp", "utt2spk", "utt2spk_tgt", "text"],
-                "se": ["wav.scp", "wav_tgt.scp", "utt2spk", "text"],
+                "se": ["wav.scp", "wav_clean.scp", "utt2spk", "text", "utt2snr"],
                 "sid": ["wav.scp", "utt2spk"], "pretrain": ["wav.scp", "utt2spk"]}[task]
         for fname in keep:
             (d / fname).write_text("".join(line + "\\n" for line in sorted(rows[fname])))
@@ -190,7 +193,8 @@ def test_stages_1_to_5_for_every_task(tmp_path: Path, task: str):
     assert len((dumped / "utt2num_samples").read_text().splitlines()) == 12
     token_lists = recipe / "data" / "token_list"
     if task in ("vc", "se"):
-        assert len((dumped / "utt2num_samples_tgt").read_text().splitlines()) == 12
+        second = {"vc": "utt2num_samples_tgt", "se": "utt2num_samples_clean"}[task]
+        assert len((dumped / second).read_text().splitlines()) == 12
         assert f"stage 5: skipped: task {task} has no text output" in proc.stderr
     elif task == "sid":
         tokens = (token_lists / "word" / "tokens.txt").read_text().split()

@@ -67,8 +67,8 @@ def make_data_dir(
         write_lines(data / "text", [f"{u} hello world number {i}" for i, u in enumerate(keys)])
     if task == "st":
         write_lines(data / "text.tgt", [f"{u} hallo welt nummer {i}" for i, u in enumerate(keys)])
-    if task in ("vc", "se"):
-        write_lines(data / "wav_tgt.scp", tgts)
+    if task in ("vc", "se"):  # vc: the target speaker's recording; se: the clean one
+        write_lines(data / ("wav_tgt.scp" if task == "vc" else "wav_clean.scp"), tgts)
     if task == "vc":
         write_lines(data / "utt2spk_tgt", [f"{u} tgtspk" for u in keys])
     return data

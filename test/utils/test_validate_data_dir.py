@@ -75,9 +75,9 @@ def test_missing_audio_file(tmp_path):
 
 def test_missing_target_audio_file(tmp_path):
     data = make_data_dir(tmp_path, task="se")
-    wav = wav_of(data, UTT, "wav_tgt.scp")
+    wav = wav_of(data, UTT, "wav_clean.scp")
     wav.unlink()
-    assert_one_line_error(validate(data, "se", "--check_audio"), f"{data / 'wav_tgt.scp'}:2", f"'{UTT}'", str(wav))
+    assert_one_line_error(validate(data, "se", "--check_audio"), f"{data / 'wav_clean.scp'}:2", f"'{UTT}'", str(wav))
 
 
 def test_corrupt_audio(tmp_path):
