@@ -10,6 +10,8 @@ Usage::
     speecht5 synthesize --model exp/tts/tts.zip --text_file lines.txt --outdir wavs/   # "<name> <text>" lines
     speecht5 convert --model microsoft/speecht5_vc --source in.wav --target-speaker x.npy --out out.wav
     speecht5 convert --model exp/vc_train/vc_train_valid.loss.ave.zip --source in.wav --target-speaker slt --out out.wav
+    speecht5 enhance --model exp/se_train/se_train_valid.loss.ave.zip --source noisy.wav --out clean.wav
+    speecht5 enhance --model exp/se_train/se_train_valid.loss.ave.zip a.wav b.wav --outdir enhanced/
     speecht5 identify --model exp/sid/sid.zip a.wav ...                          # speaker identification
     speecht5 pack --task asr --train_config exp/asr/config.yaml --model_file exp/asr/valid.acc.best.pth --out m.zip
     speecht5 unpack m.zip --outdir m/                                            # verified, then extracted
@@ -70,7 +72,17 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--speaker", default=None, help="a packed speaker name or an x-vector .npy (default: the first)")
     _add_vocoder(p)
 
-    p = sub.add_parser("convert", help="voice conversion / enhancement of one file")
+    p = sub.add_parser("enhance", help="speech enhancement of audio files (noisy in, clean out)")
+    _add_model(p)
+    p.add_argument("--source", action="append", default=[], help="a noisy audio file (repeatable)")
+    p.add_argument("files", nargs="*", help="more noisy audio files")
+    p.add_argument("--out", help="output wav (one input)")
+    p.add_argument("--outdir", help="output folder: <input name>.wav for each input")
+    p.add_argument("--speaker", default=None,
+                   help="an x-vector .npy of the noisy input, for a model trained with use_speaker_embedding")
+    _add_vocoder(p)
+
+    p = sub.add_parser("convert", help="voice conversion of one file")
     _add_model(p)
     p.add_argument("--source", required=True, help="the input audio file")
     p.add_argument("--target-speaker", "--target_speaker", dest="target_speaker", default=None,
@@ -211,6 +223,28 @@ def convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def enhance(args: argparse.Namespace) -> int:
+    from espnet2_speecht5.inference.speech2speech import Speech2Speech
+
+    sources = [*args.source, *args.files]
+    if not sources:
+        raise DataError("give a noisy audio file (--source FILE or FILE ...)")
+    if (args.out is None) == (args.outdir is None):
+        raise DataError("give --out (one input) or --outdir (one wav per input), not both")
+    if args.out is not None and len(sources) > 1:
+        raise DataError(f"{len(sources)} inputs and one --out: use --outdir")
+    options = _set({"device": args.device}, vocoder=args.vocoder, vocoder_file=args.vocoder_file)
+    se = Speech2Speech.from_pretrained(args.model, cache_dir=args.cache_dir, **options)
+    if se.uses_speaker_embedding and not se.speaker_optional and args.speaker is None:
+        raise DataError(f"{args.model} was trained with the x-vector of the noisy input: give --speaker x.npy")
+
+    def one(path: str) -> None:
+        out = Path(args.out) if args.out else Path(args.outdir) / (Path(path).stem + ".wav")
+        _write_wav(out, se(path, args.speaker), se.sample_rate)
+
+    return _each(sources, "enhance", one)
+
+
 def identify(args: argparse.Namespace) -> int:
     from espnet2_speecht5.inference.speech2label import Speech2Label
 
@@ -245,18 +279,42 @@ def export(args: argparse.Namespace) -> int:
     from espnet2_speecht5.checkpoint.pack_keys import packed_kind
     from espnet2_speecht5.export.packing import export_folder
 
-    kind = packed_kind(verify_archive(args.zip))
-    task = next((r for r in all_recipes() if r.pack_kind == kind and r.transformers_class), None)
-    if task is None:
+    meta = verify_archive(args.zip)
+    kind = packed_kind(meta)
+    tasks = [r for r in all_recipes() if r.pack_kind == kind and r.transformers_class]
+    if not tasks:
         raise DataError(f"a packed '{kind}' model has no transformers export", args.zip)
+    task = tasks[0] if len(tasks) == 1 else task_of_packed_config(args.zip, meta, tasks)
     export_folder(args.zip, args.outdir, task.name, corpus=args.corpus, results=args.results, hf_repo=args.hf_repo)
     return 0
+
+
+def task_of_packed_config(zip_path: str, meta: dict, tasks: List[Any]) -> Any:
+    """Of several tasks that pack the same kind (vc, se: ``s2st``), the one whose data names the zip's
+    training config reads (``speech_tgt`` or ``speech_clean``)."""
+    import zipfile
+
+    import yaml
+
+    from espnet2_speecht5.checkpoint.pack_keys import pack_keys
+
+    config_key = pack_keys(tasks[0].pack_kind)[0]
+    member = str(meta["yaml_files"][config_key])
+    with zipfile.ZipFile(zip_path) as archive:
+        config = yaml.safe_load(archive.read(member)) or {}
+    names = {str(entry[1]) for entry in config.get("train_data_path_and_name_and_type") or [] if len(entry) > 1}
+    for recipe in tasks:
+        if set(recipe.shape_keys) <= names:
+            return recipe
+    raise DataError(f"its training config reads {', '.join(sorted(names)) or 'no data'}, which fits none of the "
+                    f"tasks {', '.join(r.name for r in tasks)}", zip_path)
 
 
 COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
     "transcribe": transcribe,
     "synthesize": synthesize,
     "convert": convert,
+    "enhance": enhance,
     "identify": identify,
     "pack": pack,
     "unpack": unpack,

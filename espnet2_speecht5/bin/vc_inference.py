@@ -30,11 +30,14 @@ with quiet_espnet():
     from espnet2_speecht5.inference.vc_conversion import ConversionRequest, convert_set
 
 
-def get_parser() -> argparse.ArgumentParser:
+def get_parser(
+    prog: str = "python -m espnet2_speecht5.bin.vc_inference",
+    description: str = "SpeechT5 voice conversion",
+    reference_help: str = "the target speaker's recordings, drawn above the converted mel in plots",
+) -> argparse.ArgumentParser:
+    """The options of speech-to-speech generation (VC; SE's entry point changes the words)."""
     parser = config_argparse.ArgumentParser(
-        prog="python -m espnet2_speecht5.bin.vc_inference",
-        description="SpeechT5 voice conversion",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
     parser.add_argument("--output_dir", type=str, required=True)
@@ -44,11 +47,10 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--data_path_and_name_and_type", type=str2triple_str, required=True, action="append",
                        help="the source audio as 'wav.scp,speech,sound'; x-vectors as 'path,spembs,kaldi_ark'")
     group.add_argument("--key_file", type=str_or_none, help="convert only these utterances (first column)")
-    group.add_argument("--ref_wav_scp", type=str_or_none,
-                       help="the target speaker's recordings, drawn above the converted mel in plots")
+    group.add_argument("--ref_wav_scp", type=str_or_none, help=reference_help)
     group = parser.add_argument_group("Model")
-    group.add_argument("--s2st_train_config", type=str, required=True, help="config.yaml of the VC training")
-    group.add_argument("--s2st_model_file", type=str, required=True, help="parameters of the VC model (*.pth)")
+    group.add_argument("--s2st_train_config", type=str, required=True, help="config.yaml of the training")
+    group.add_argument("--s2st_model_file", type=str, required=True, help="parameters of the model (*.pth)")
     group = parser.add_argument_group("Generation")
     group.add_argument("--batch_size", type=int, default=1,
                        help="utterances converted together; the conv front end's group norm sees the padding, "

@@ -1,13 +1,13 @@
 """Speech2Speech: voice conversion (VC) and speech enhancement (SE) with a SpeechT5 speech-to-speech network.
 
 The source waveform goes through the speech-encoder pre-net and the encoder; the decoder then
-generates log-mel frames, r at a time, conditioned on the target speaker's x-vector, until the
-stop probability reaches ``threshold``; a vocoder (Griffin-Lim by default, or HiFi-GAN) makes
-the waveform. For SE the "target speaker" is the speaker of the noisy input.
+generates log-mel frames, r at a time, conditioned on the target speaker's x-vector (VC; SE
+models take none, or the x-vector of the noisy input), until the stop probability reaches
+``threshold``; a vocoder (Griffin-Lim by default, or HiFi-GAN) makes the waveform.
 
 The network comes from:
 
-* a VC training run of our recipes: its ``config.yaml`` and ``*.pth`` (``s2st_train_config``,
+* a VC or SE training run of our recipes: its ``config.yaml`` and ``*.pth`` (``s2st_train_config``,
   ``s2st_model_file``), or the stage-12 zip (:meth:`Speech2Speech.from_pretrained`), whose
   packed target-speaker table lets ``speaker=`` be a name;
 * a transformers ``SpeechT5ForSpeechToSpeech`` folder (e.g. microsoft/speecht5_vc), local or by
@@ -20,6 +20,9 @@ Example::
     vc = Speech2Speech.from_pretrained("exp/vc_train/vc_model.zip")
     wav = vc("source.wav", speaker="slt")
     soundfile.write("converted.wav", wav, vc.sample_rate)
+
+    se = Speech2Speech.from_pretrained("exp/se_train/se_train_valid.loss.ave.zip")
+    soundfile.write("enhanced.wav", se("noisy.wav"), se.sample_rate)
 """
 
 from __future__ import annotations
@@ -64,20 +67,34 @@ def load_s2s_network(source: PathLike) -> SpeechToSpeech:
 def load_vc_model(train_config: PathLike, model_file: Optional[PathLike], device: str = "cpu") -> Any:
     """A trained :class:`~espnet2_speecht5.models.vc.SpeechT5VCModel` from its ``config.yaml`` and ``*.pth``.
 
+    An SE run (its config reads ``speech_clean``) builds :class:`~espnet2_speecht5.models.se.SpeechT5SEModel`,
+    the same network without the speaker input by default.
+
     The weights are read without unpickling code (:func:`~espnet2_speecht5.checkpoint.weights.load_weights`).
     """
     from espnet2_speecht5.checkpoint.weights import load_weights
     from espnet2_speecht5.inference.speech2text import require_file
     from espnet2_speecht5.models.vc import SpeechT5VCModel
+    from espnet2_speecht5.tasks.se import SETask
     from espnet2_speecht5.tasks.vc import VCTask
 
     config = require_file(train_config, "--s2st_train_config")
-    model, _ = VCTask.build_model_from_file(config, None, device)
+    task = SETask if "speech_clean" in training_data_names(config) else VCTask
+    model, _ = task.build_model_from_file(config, None, device)
     if not isinstance(model, SpeechT5VCModel):
         raise DataError(f"not a SpeechT5 VC configuration ({type(model).__name__})", config)
     if model_file is not None:
         load_weights(model, require_file(model_file, "--s2st_model_file"))
     return model.to(device).eval()
+
+
+def training_data_names(config: PathLike) -> List[str]:
+    """The data names of a training config's ``train_data_path_and_name_and_type`` (none in a hand-written one)."""
+    import yaml
+
+    loaded = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+    entries = loaded.get("train_data_path_and_name_and_type") or [] if isinstance(loaded, dict) else []
+    return [str(entry[1]) for entry in entries if isinstance(entry, (list, tuple)) and len(entry) > 1]
 
 
 # one generated utterance: the same fields as TTS's (mel, wav, stop_probs, attention)
@@ -89,7 +106,8 @@ class Speech2Speech:
 
     Args:
         model: a transformers ``SpeechT5ForSpeechToSpeech`` folder, or our s2s checkpoint; or None
-            with ``s2st_train_config`` (and ``s2st_model_file``) of a VC training run.
+            with ``s2st_train_config`` (and ``s2st_model_file``) of a VC or SE training run (an SE model
+            is the VC network without the speaker input, so both load the same way).
         device: ``cpu`` or ``cuda``.
         threshold, minlenratio, maxlenratio: stop rule of :func:`~espnet2_speecht5.search.greedy.generate_speech`
             (the length ratios count encoder frames).
@@ -118,7 +136,7 @@ class Speech2Speech:
         speaker_table: Optional[PathLike] = None,
     ) -> None:
         if (model is None) == (s2st_train_config is None):
-            raise DataError("give either a speech-to-speech network (model) or a VC training config "
+            raise DataError("give either a speech-to-speech network (model) or a VC or SE training config "
                             "(s2st_train_config)")
         # a bare network takes an x-vector when given one; a trained model says whether it needs one
         self.uses_speaker_embedding, self.speaker_optional = True, model is not None
@@ -145,7 +163,7 @@ class Speech2Speech:
 
     @classmethod
     def from_pretrained(cls, model_tag: str, cache_dir: Optional[PathLike] = None, **kwargs: Any) -> Speech2Speech:
-        """Build from a stage-12 VC zip (or its unpacked folder, URL), a transformers folder or
+        """Build from a stage-12 VC or SE zip (or its unpacked folder, URL), a transformers folder or
         Hugging Face id, or our s2s checkpoint file. A packed model brings its decoding options
         (``inference.yaml``) and its table of target speakers."""
         path = Path(str(model_tag)).expanduser()

@@ -1,4 +1,4 @@
-"""Convert a set of source recordings with a trained SpeechT5 VC model (stage 9 of ``--task vc``).
+"""Convert a set of source recordings with a trained SpeechT5 VC or SE model (stage 9 of ``--task vc|se``).
 
 This is the body of ``python -m espnet2_speecht5.bin.vc_inference`` (:class:`ConversionRequest`
 has one field per option). It reads the source ``wav.scp`` (``speech``) and the target speakers'
@@ -54,6 +54,9 @@ class ConversionRequest:
     vocoder: str = "griffin_lim"
     vocoder_file: Optional[str] = None
     num_plots: int = 3
+    # what the log and the plot titles call the output and the reference (se: enhanced, clean)
+    output_word: str = "converted"
+    reference_word: str = "target"
 
 
 def split_inputs(data: Sequence[Tuple[str, str, str]]) -> Tuple[str, Optional[str]]:
@@ -122,15 +125,16 @@ def convert_set(request: ConversionRequest) -> None:
     refs = read_ref_mels(request.ref_wav_scp, plot_keys)
     # similar lengths together: less padding for the conv front end and the encoder
     order = sorted(keys, key=lambda k: os.path.getsize(sources[k]))
-    with GeneratedSetWriter(Path(request.output_dir), "converted") as writer:
-        progress = tqdm(total=len(order), desc="conversion", unit="utt", file=sys.stderr, disable=None)
+    with GeneratedSetWriter(Path(request.output_dir), request.output_word) as writer:
+        progress = tqdm(total=len(order), desc=request.output_word, unit="utt", file=sys.stderr, disable=None)
         for first in range(0, len(order), request.batch_size):
             batch = order[first : first + request.batch_size]
             spembs = list(load_spembs(spembs_path, batch)) if vc.uses_speaker_embedding else None
             results = vc.generate_batch([read_source(key, sources[key]) for key in batch], spembs,
                                         return_attention=any(k in plot_keys for k in batch))
             for key, result in zip(batch, results):
-                title = f"{key}: target recording (top) and conversion" if key in plot_keys else None
+                title = (f"{key}: {request.reference_word} recording (top) and {request.output_word} speech"
+                         if key in plot_keys else None)
                 writer.add(key, result.mel, result.wav, result.stop_probs, result.attention, title, refs.get(key))
             progress.update(len(batch))
         progress.close()
