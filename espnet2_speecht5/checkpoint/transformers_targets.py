@@ -28,7 +28,7 @@ class TransformersTarget:
             ``generation_config.json`` carries the longest output.
         untrained: our parameters transformers has no counterpart for, and what that means.
         importable: the hub's converter turns the task's transformers folders into an ESPnet
-            experiment (vc: no; ``Speech2Speech`` reads those folders directly).
+            experiment (vc, se: no; ``Speech2Speech`` reads those folders directly).
     """
 
     task: str
@@ -50,6 +50,8 @@ TARGETS: Dict[str, TransformersTarget] = {
     "tts": TransformersTarget("tts", "t2s", "SpeechT5ForTextToSpeech", "tts", "espnet2_speecht5.tasks.tts:TTSTask",
                               text_decoder=False),
     "vc": TransformersTarget("vc", "s2s", "SpeechT5ForSpeechToSpeech", "s2st", "espnet2_speecht5.tasks.vc:VCTask",
+                             text_decoder=False, importable=False),
+    "se": TransformersTarget("se", "s2s", "SpeechT5ForSpeechToSpeech", "s2st", "espnet2_speecht5.tasks.se:SETask",
                              text_decoder=False, importable=False),
 }
 

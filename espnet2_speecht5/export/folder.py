@@ -59,9 +59,20 @@ def write_folder(
     exp_name = zip_path.parent.name
     model_ref = hf_repo or str(zip_path.resolve())
     details = card_details(load_yaml(train_config), ".", commit=git_description(PACKAGE_REPO)[0], transformers=True,
-                           folder_ref=hf_repo or str(outdir.resolve()))
+                           folder_ref=hf_repo or str(outdir.resolve()), speaker_default=speaker_default(task))
     card = model_card(task, corpus, exp_name, results.read_text(encoding="utf-8"), model_ref,
                       language=language, details=details)
     save_text(card, outdir / "README.md")
     logger.info(f"export folder {outdir}: {len(names)} files from {zip_path.name} (ESPnet layout), "
                 f"{', '.join(written)} (transformers) and README.md")
+
+
+def speaker_default(task: str) -> bool:
+    """Whether the task's model takes a speaker embedding when its config does not say (se: no; tts, vc: yes)."""
+    import inspect
+
+    from espnet2_speecht5.checkpoint.transformers_targets import task_class, transformers_target
+
+    model_class = task_class(transformers_target(task)).model_class
+    parameter = inspect.signature(model_class.__init__).parameters.get("use_speaker_embedding")
+    return bool(parameter.default) if parameter is not None else False

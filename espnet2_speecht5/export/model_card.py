@@ -89,6 +89,29 @@ From the shell:
 speecht5 convert --model {model_ref} --source source.wav --target-speaker target_xvector.npy --out converted.wav
 ```""",
     },
+    "se": {
+        "units": "Input",
+        "pipeline_tag": "audio-to-audio",
+        "title": "speech enhancement",
+        "does": "It removes noise from speech: noisy raw waveform -> speech-encoder pre-net -> Transformer encoder "
+        "-> speech decoder and stop prediction -> post-net, the 80-bin log-mel spectrogram of the clean speech; a "
+        "vocoder makes the waveform. The output keeps the input's voice but is generated, so it is not "
+        "sample-aligned with the input.",
+        "usage": """```python
+import soundfile
+from espnet2_speecht5.inference.speech2speech import Speech2Speech
+
+se = Speech2Speech.from_pretrained("{model_ref}")
+wav = se("noisy.wav")
+soundfile.write("enhanced.wav", wav, se.sample_rate)
+```
+
+From the shell:
+
+```bash
+speecht5 enhance --model {model_ref} --source noisy.wav --out enhanced.wav
+```""",
+    },
 }
 
 SPEECHT5_BIBTEX = """@inproceedings{ao2022speecht5,
@@ -172,9 +195,11 @@ def _count_lines(path: Path) -> Optional[int]:
 
 def card_details(
     config: Dict[str, Any], base: PathLike = ".", commit: Optional[str] = None, transformers: bool = False,
-    folder_ref: Optional[str] = None,
+    folder_ref: Optional[str] = None, speaker_default: bool = True,
 ) -> CardDetails:
     """Card details from a training config (a dict of ``config.yaml``).
+
+    ``speaker_default`` is the model's ``use_speaker_embedding`` when the config does not set it.
 
     The data sets are the parent folders of the first training / validation data files; their
     utterances are counted when those files exist under ``base`` (the recipe folder).
@@ -189,7 +214,7 @@ def card_details(
     model_conf = config.get("model_conf") or {}
     net_conf = config.get("net_conf") or {}
     speaker = None
-    if model_conf.get("use_speaker_embedding", True):
+    if model_conf.get("use_speaker_embedding", speaker_default):
         speaker = int(net_conf.get("speaker_embedding_dim", 512))
     token_list = config.get("token_list")
     return CardDetails(
@@ -331,10 +356,32 @@ soundfile.write("converted.wav", speech.numpy(), 16000)
     return text
 
 
+def _transformers_se(ref: str, details: CardDetails) -> str:
+    text = f"""```python
+import soundfile
+import torch
+{_hub_import(ref)}from transformers import SpeechT5ForSpeechToSpeech, SpeechT5HifiGan
+
+model = SpeechT5ForSpeechToSpeech.from_pretrained("{ref}")
+vocoder = SpeechT5HifiGan.from_pretrained("microsoft/speecht5_hifigan")  # same 80-bin log-mel features
+noisy, rate = soundfile.read("noisy.wav")  # 16 kHz mono, not normalised
+speech = model.generate_speech(torch.tensor(noisy, dtype=torch.float32)[None], None, vocoder=vocoder)
+soundfile.write("enhanced.wav", speech.numpy(), 16000)
+```"""
+    if details.speaker_embedding:
+        text += ("\n\nThis model was trained with the x-vector of the noisy input: pass it as the second argument "
+                 f"(shape (1, {details.speaker_embedding})) instead of None.")
+    if not details.prenet_dropout:
+        text += ("\n\nThis model turns its speech-decoder pre-net dropout off at inference; transformers always "
+                 "applies it, so its outputs vary from run to run and differ from ESPnet's.")
+    return text
+
+
 def _transformers_section(task: str, model_ref: str, details: CardDetails) -> str:
     ref = details.folder_ref or model_ref
-    body = {"asr": _transformers_asr, "tts": _transformers_tts, "vc": _transformers_vc}[task](ref, details)
-    if task == "vc":  # the network reads no text: tokens.txt holds only the special tokens
+    bodies = {"asr": _transformers_asr, "tts": _transformers_tts, "vc": _transformers_vc, "se": _transformers_se}
+    body = bodies[task](ref, details)
+    if task in ("vc", "se"):  # the network reads no text: tokens.txt holds only the special tokens
         return f"### transformers\n\n{body}\n"
     return f"### transformers\n\n{body}\n\n{_token_notes(details)}\n"
 

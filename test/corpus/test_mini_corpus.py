@@ -153,13 +153,15 @@ def test_prepare_mini_writes_valid_data_dirs(tiny: Path, tmp_path: Path, task: s
         if task == "se":
             snr = read_map(d / "utt2snr")
             assert list(snr) == list(wav) and all("/noisy/" in p for p in wav.values())
-            assert all("/wav/" in p for p in read_map(d / "wav_tgt.scp").values())
+            assert all("/wav/" in p for p in read_map(d / "wav_clean.scp").values())
+            english = {r["sentence_id"]: r["en"] for r in read_tsv(tiny / "sentences.tsv")}
+            assert read_map(d / "text") == {utt: english[utt.rsplit("_", 1)[1]] for utt in wav}
         if task == "vc":
             tgt = read_map(d / "utt2spk_tgt")
             assert all(utt.split("_")[1] == tgt[utt] != utt2spk[utt] for utt in wav)
             english = {r["sentence_id"]: r["en"] for r in read_tsv(tiny / "sentences.tsv")}
             assert read_map(d / "text") == {utt: english[utt.rsplit("_", 1)[1]] for utt in wav}  # the sentence
-        if task in ("sid", "se", "pretrain"):
+        if task in ("sid", "pretrain"):
             assert not (d / "text").exists()
     if task == "pretrain":
         text = read_map(out / "train_text" / "text")

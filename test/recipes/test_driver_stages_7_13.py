@@ -59,7 +59,7 @@ def test_each_stage_names_the_stage_to_run_first(fresh_recipe: Path, stage: int,
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("task", ["st", "se"])
+@pytest.mark.parametrize("task", ["st"])
 def test_other_tasks_stop_at_stage_7(tmp_path: Path, task: str):
     recipe = make_toy_recipe(tmp_path, task)
     proc = run(recipe, "--stage", "7", "--stop_stage", "13")

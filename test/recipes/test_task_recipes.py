@@ -32,7 +32,7 @@ ROWS = {
     "st": ("s2t", False, ("bleu", "chrf")),
     "vc": ("s2s", True, ("mcd", "mcd_source", "cer", "spk_sim_target", "spk_sim_source")),
     "sid": ("s2c", True, ("accuracy", "top5")),
-    "se": ("s2s", False, ("pesq", "stoi", "cer", "pesq_noisy", "stoi_noisy", "cer_noisy", "cer_clean")),
+    "se": ("s2s", True, ("pesq", "stoi", "cer", "pesq_noisy", "stoi_noisy", "cer_noisy", "cer_clean")),
 }
 
 

@@ -39,6 +39,14 @@ fi
 python -m espnet2_speecht5.bin.make_mini_corpus --outdir "${MINI_SPEECHT5}" --seed "${seed}" --nj "${nj}"
 
 log "preparing data/{train,dev,test} for task ${task} from ${MINI_SPEECHT5}"
+noise_opts=()
+if [ "${task}" = se ]; then  # the extra test set with recorded noise
+    if [ -z "${MINI_SPEECHT5_NOISE}" ] || [ ! -d "${MINI_SPEECHT5_NOISE}" ]; then
+        echo "ERROR: local/data.sh: se needs noise recordings for test_realnoise: set MINI_SPEECHT5_NOISE (db.sh) to a folder with the files of local/real_noise.list (now '${MINI_SPEECHT5_NOISE}')" >&2
+        exit 1
+    fi
+    noise_opts=(--real_noise_list local/real_noise.list --real_noise_dir "${MINI_SPEECHT5_NOISE}")
+fi
 python local/prepare_mini.py --corpus "${MINI_SPEECHT5}" --task "${task}" --tgt_lang "${tgt_lang}" \
-    --vc_train_pairs "${vc_train_pairs}" --out data
+    --vc_train_pairs "${vc_train_pairs}" "${noise_opts[@]}" --out data
 log "done: data directories are in $(pwd)/data"

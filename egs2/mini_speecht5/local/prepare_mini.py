@@ -13,7 +13,11 @@ of every set (seen speakers).  Per task:
   sentence (for the CER of the converted speech). The corpus lists two pairs per sentence
   (``vc_pairs.tsv``); ``--vc_train_pairs all`` trains on every ordered pair of a sentence's
   readers instead (12 per sentence), dev and test keep the listed ones;
-* se: ``wav.scp`` noisy copy, ``wav_tgt.scp`` clean speech, ``utt2snr`` the SNR in dB.
+* se: ``wav.scp`` noisy copy (generated noise), ``wav_clean.scp`` clean speech, ``text`` the
+  transcript (for the CER of the enhanced speech), ``utt2snr`` the SNR in dB. With
+  ``--real_noise_list`` also ``test_realnoise``: the test set's clean speech mixed with noise
+  recordings (none of them generated noise, so none like the training noise) at the same SNRs,
+  its audio in ``<out>/local/test_realnoise``.
 
 ``--task pretrain`` also writes ``data/train_text/text``: the train sentences and the corpus's
 text-only sentences (none of them in dev or test), and the held-out text of the dev and test sets,
@@ -35,6 +39,7 @@ from espnet2_speecht5.runtime.errors import DataError
 
 TASKS = ("asr", "tts", "st", "vc", "sid", "se", "pretrain")
 TEXT_SET = "train_text"
+REAL_NOISE_SET = "test_realnoise"
 
 # Per set: the utterances and the extra per-utterance files {name: [(utt, value)]}.
 SetData = Tuple[List[Utterance], Dict[str, List[Tuple[str, str]]]]
@@ -80,15 +85,31 @@ def make_sets(corpus: Path, task: str, tgt_lang: str, vc_train_pairs: str = "lis
 
     for row in manifest:
         utts, extra = sets[row["set"]]
-        text = row["en"] if task in ("asr", "tts", "st") else None
+        text = row["en"] if task in ("asr", "tts", "st", "se") else None
         if task == "se":
-            utts.append(Utterance(row["utt"], row["speaker"], absolute(row["noisy_path"]), text, absolute(row["path"])))
+            utts.append(Utterance(row["utt"], row["speaker"], absolute(row["noisy_path"]), text))
+            extra.setdefault("wav_clean.scp", []).append((row["utt"], absolute(row["path"])))
             extra.setdefault("utt2snr", []).append((row["utt"], row["snr_db"]))
         else:
             utts.append(Utterance(row["utt"], row["speaker"], absolute(row["path"]), text))
         if task == "st":
             extra.setdefault("text.tgt", []).append((row["utt"], row[tgt_lang]))
     return sets
+
+
+def real_noise_set(corpus: Path, out: Path, noise_list: Path, noise_dir: Path, snrs: Sequence[float],
+                   seed: int) -> SetData:
+    """SE's ``test_realnoise``: the test set's clean speech mixed with the listed noise recordings."""
+    from espnet2_speecht5.corpus.real_noise import mix_with_recordings, read_noise_list
+
+    rows = [r for r in read_tsv(corpus / "manifest.tsv") if r["set"] == "test"]
+    clean = [(r["utt"], str((corpus / r["path"]).absolute())) for r in rows]
+    copies = mix_with_recordings(clean, read_noise_list(noise_list, noise_dir), snrs,
+                                 out / "local" / REAL_NOISE_SET, seed)
+    utts = [Utterance(r["utt"], r["speaker"], c.path, r["en"]) for r, c in zip(rows, copies)]
+    extra = {"wav_clean.scp": clean, "utt2snr": [(c.utt, f"{c.snr_db:g}") for c in copies],
+             "utt2noise": [(c.utt, c.noise) for c in copies]}
+    return utts, extra
 
 
 def text_only_lines(corpus: Path, lang: str = "en") -> List[Tuple[str, str]]:
@@ -121,6 +142,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--tgt_lang", choices=("de", "fr"), default="de", help="st: language of text.tgt")
     parser.add_argument("--vc_train_pairs", choices=("listed", "all"), default="listed",
                         help="vc: the training pairs of vc_pairs.tsv, or every ordered pair of a sentence's readers")
+    parser.add_argument("--real_noise_list", type=Path,
+                        help="se: noise recordings (paths relative to --real_noise_dir) for the test_realnoise set")
+    parser.add_argument("--real_noise_dir", type=Path, help="se: the folder --real_noise_list is relative to")
     parser.add_argument("--out", type=Path, default=Path("data"), help="where data/<set> go")
     args = parser.parse_args(argv)
     try:
@@ -131,7 +155,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "python -m espnet2_speecht5.bin.make_mini_corpus --outdir <this folder>",
                 corpus,
             )
-        write_all(args.out, make_sets(corpus, args.task, args.tgt_lang, args.vc_train_pairs))
+        sets = make_sets(corpus, args.task, args.tgt_lang, args.vc_train_pairs)
+        if args.task == "se" and args.real_noise_list is not None:
+            if args.real_noise_dir is None:
+                raise DataError("--real_noise_list needs --real_noise_dir (the folder its paths are relative to)")
+            snrs = sorted({float(value) for _, value in sets["test"][1]["utt2snr"]})
+            sets[REAL_NOISE_SET] = real_noise_set(corpus, args.out, args.real_noise_list, args.real_noise_dir, snrs,
+                                                  seed=1)
+        write_all(args.out, sets)
         if args.task == "pretrain":
             lines = text_only_lines(corpus)
             write_map(args.out / TEXT_SET / "text", lines)

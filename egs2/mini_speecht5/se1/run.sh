@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Speech enhancement: noisy copies of the synthetic corpus (generated noise, known SNRs) to clean speech.
+# Speech enhancement on the synthetic corpus (see ../README.md): noisy copies made with generated
+# noise at 0/5/10/15 dB to the clean speech. test_realnoise holds the test speech mixed with noise
+# recordings from ../shared/data/noise (MINI_SPEECHT5_NOISE in ../db.sh) at the same SNRs: noise
+# of kinds the model never heard in training. Stage 10 transcribes the enhanced, noisy and clean
+# speech with the ASR model of ../asr1: run that recipe first (or pass --asr_exp DIR / --asr_model_zip ZIP).
 set -euo pipefail
 
 ./speecht5.sh \
     --task se \
     --train_set train \
     --valid_set dev \
-    --test_sets "dev test" \
+    --test_sets "dev test test_realnoise" \
     --local_data_opts "--task se" \
+    --train_threads 2 \
     "$@"

@@ -1,0 +1,107 @@
+"""Noisy copies of clean utterances made with recorded noise (a test set of noise the model never heard).
+
+The mini corpus trains SE on noise the project generates (:mod:`espnet2_speecht5.corpus.noise`).
+:func:`mix_with_recordings` mixes clean utterances with noise *recordings* instead (dishes, a tap,
+an exercise bike, ...), at SNRs used in rotation, each utterance with one recording (in rotation)
+from a random offset, looped when the recording is shorter. The SNR is measured as in
+:func:`~espnet2_speecht5.corpus.noise.mix_at_snr` (whole-signal energies).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from espnet2_speecht5.corpus.noise import fit_length, mix_at_snr, unit_rms
+from espnet2_speecht5.runtime.errors import DataError
+
+logger = logging.getLogger(__name__)
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class NoisyCopy:
+    """One mixed utterance: where it was written, its SNR in dB and the noise recording's name."""
+
+    utt: str
+    path: str
+    snr_db: float
+    noise: str
+
+
+def read_noise_list(list_file: Path, noise_dir: Path) -> List[Path]:
+    """The recordings that ``list_file`` names (one path per line, relative to ``noise_dir``; ``#`` comments).
+
+    Raises:
+        DataError: an empty list, or a listed file that does not exist (naming the list's line).
+    """
+    paths: List[Path] = []
+    for number, line in enumerate(list_file.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        path = noise_dir / line
+        if not path.is_file():
+            raise DataError(f"noise recording {path} does not exist (set the noise folder, "
+                            "MINI_SPEECHT5_NOISE in db.sh)", list_file, number)
+        paths.append(path)
+    if not paths:
+        raise DataError("lists no noise recording", list_file)
+    return paths
+
+
+def load_noise(path: Path) -> np.ndarray:
+    """(num_samples,) float32 mono 16 kHz noise at unit RMS; an unreadable or silent file is a DataError."""
+    import soundfile
+
+    from espnet2_speecht5.data.audio import resample, to_mono
+
+    try:
+        samples, rate = soundfile.read(str(path), dtype="float32", always_2d=False)
+        mono, _ = to_mono(samples)
+        if rate != SAMPLE_RATE:
+            mono = resample(mono, rate, SAMPLE_RATE)
+        return unit_rms(np.asarray(mono, dtype=np.float32))
+    except (ValueError, RuntimeError) as err:  # soundfile's LibsndfileError is a RuntimeError
+        raise DataError(f"unusable noise recording: {err}", path) from None
+
+
+def mix_with_recordings(
+    clean: Sequence[Tuple[str, str]],
+    noise_files: Sequence[Path],
+    snrs: Sequence[float],
+    outdir: Path,
+    seed: int = 0,
+) -> List[NoisyCopy]:
+    """Write ``outdir/<utt>.flac`` for every ``(utt, clean audio path)``: the clean speech plus recorded noise.
+
+    Utterance ``i`` gets SNR ``snrs[i % len(snrs)]`` and recording ``noise_files[(i // len(snrs)) %
+    len(noise_files)]``, so every pair of SNR and recording occurs once the set is long enough.
+    """
+    import soundfile
+
+    noises: Dict[Path, np.ndarray] = {path: load_noise(path) for path in noise_files}
+    rng = np.random.default_rng(seed)
+    outdir.mkdir(parents=True, exist_ok=True)
+    copies: List[NoisyCopy] = []
+    for i, (utt, clean_path) in enumerate(clean):
+        speech, rate = soundfile.read(clean_path, dtype="float32", always_2d=False)
+        if rate != SAMPLE_RATE or speech.ndim != 1:
+            raise DataError(f"utterance '{utt}': expected 16 kHz mono clean speech, got {rate} Hz", clean_path)
+        snr = float(snrs[i % len(snrs)])
+        source = noise_files[(i // len(snrs)) % len(noise_files)]
+        noise = noises[source]
+        offset = int(rng.integers(0, max(len(noise) - 1, 1)))
+        mixture, _ = mix_at_snr(speech.astype(np.float32), fit_length(noise, len(speech), offset), snr)
+        peak = float(np.max(np.abs(mixture)))
+        if peak > 0.99:  # keep the mixture inside [-1, 1]: scaling both parts keeps the SNR
+            mixture = mixture * (0.99 / peak)
+        path = outdir / f"{utt}.flac"
+        soundfile.write(path, mixture, SAMPLE_RATE, subtype="PCM_16")
+        copies.append(NoisyCopy(utt, str(path.absolute()), snr, source.stem))
+    logger.info(f"mixed {len(copies)} utterances with {len(noise_files)} noise recordings into {outdir}")
+    return copies
