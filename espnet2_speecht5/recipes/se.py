@@ -199,7 +199,7 @@ def per_snr_scores(raw: Path, outdir: Path, quality: Dict[str, Dict[str, object]
             asr_text = outdir / sub / "asr_text"
             if not refs or not asr_text.is_file():
                 continue
-            hyps = read_map(asr_text)
+            hyps = read_text(asr_text)  # an empty recognition is a line with only the id
             ref = {u: normalize_text(refs[u], "lower_nopunct") for u in utts if u in hyps}
             hyp = {u: normalize_text(hyps[u], "lower_nopunct") for u in ref}
             if not ref:
