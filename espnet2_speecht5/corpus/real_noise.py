@@ -77,7 +77,7 @@ def mix_with_recordings(
     outdir: Path,
     seed: int = 0,
 ) -> List[NoisyCopy]:
-    """Write ``outdir/<utt>.flac`` for every ``(utt, clean audio path)``: the clean speech plus recorded noise.
+    """Write ``outdir/<utt>.wav`` (float32) for every ``(utt, clean audio path)``: the clean speech plus recorded noise.
 
     Utterance ``i`` gets SNR ``snrs[i % len(snrs)]`` and recording ``noise_files[(i // len(snrs)) %
     len(noise_files)]``, so every pair of SNR and recording occurs once the set is long enough.
@@ -97,11 +97,9 @@ def mix_with_recordings(
         noise = noises[source]
         offset = int(rng.integers(0, max(len(noise) - 1, 1)))
         mixture, _ = mix_at_snr(speech.astype(np.float32), fit_length(noise, len(speech), offset), snr)
-        peak = float(np.max(np.abs(mixture)))
-        if peak > 0.99:  # keep the mixture inside [-1, 1]: scaling both parts keeps the SNR
-            mixture = mixture * (0.99 / peak)
-        path = outdir / f"{utt}.flac"
-        soundfile.write(path, mixture, SAMPLE_RATE, subtype="PCM_16")
+        # float samples: no clipping and no rescaling, so the mixture is exactly the clean file plus the noise
+        path = outdir / f"{utt}.wav"
+        soundfile.write(path, mixture, SAMPLE_RATE, subtype="FLOAT")
         copies.append(NoisyCopy(utt, str(path.absolute()), snr, source.stem))
     logger.info(f"mixed {len(copies)} utterances with {len(noise_files)} noise recordings into {outdir}")
     return copies
