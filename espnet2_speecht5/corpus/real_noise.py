@@ -103,3 +103,48 @@ def mix_with_recordings(
         copies.append(NoisyCopy(utt, str(path.absolute()), snr, source.stem))
     logger.info(f"mixed {len(copies)} utterances with {len(noise_files)} noise recordings into {outdir}")
     return copies
+
+
+def extra_noisy_copies(
+    rows: Sequence[Tuple[str, str, str, float]],
+    copies: int,
+    snrs: Sequence[float],
+    kinds: Sequence[str],
+    outdir: Path,
+    seed: int = 0,
+) -> List[Tuple[str, NoisyCopy]]:
+    """More noisy versions of training utterances, with the noise the project generates.
+
+    ``rows`` are ``(utt, speaker, clean audio path, snr of the corpus's own copy)``. Copy ``k``
+    (1 .. ``copies``) of utterance ``i`` gets the SNR ``k`` places after the corpus copy's in
+    ``snrs`` and noise kind ``kinds[(i + k) % len(kinds)]`` (babble: three other speakers'
+    utterances of ``rows``), so an utterance's copies differ in SNR and noise. Each is written to
+    ``outdir/<utt>-n<k>.wav`` (float32: exactly clean plus noise). Returns ``(source utt, copy)``.
+    """
+    import soundfile
+
+    from espnet2_speecht5.corpus.noise import make_noise
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    made: List[Tuple[str, NoisyCopy]] = []
+    for i, (utt, speaker, clean_path, own_snr) in enumerate(rows):
+        speech, rate = soundfile.read(clean_path, dtype="float32", always_2d=False)
+        if rate != SAMPLE_RATE or speech.ndim != 1:
+            raise DataError(f"utterance '{utt}': expected 16 kHz mono clean speech, got {rate} Hz", clean_path)
+        base = list(snrs).index(own_snr) if own_snr in snrs else 0
+        for k in range(1, copies + 1):
+            rng = np.random.default_rng([seed, i, k])
+            kind = kinds[(i + k) % len(kinds)]
+            talkers = None
+            if kind == "babble":
+                others = [r for r in rows if r[1] != speaker]
+                picks = rng.choice(len(others), size=min(3, len(others)), replace=False)
+                talkers = [soundfile.read(others[int(p)][2], dtype="float32")[0] for p in picks]
+            snr = float(snrs[(base + k) % len(snrs)])
+            noise = make_noise(kind, len(speech), rng, SAMPLE_RATE, talkers)
+            mixture, _ = mix_at_snr(speech, noise, snr)
+            path = outdir / f"{utt}-n{k}.wav"
+            soundfile.write(path, mixture, SAMPLE_RATE, subtype="FLOAT")
+            made.append((utt, NoisyCopy(f"{utt}-n{k}", str(path.absolute()), snr, kind)))
+    logger.info(f"wrote {len(made)} extra noisy training copies into {outdir}")
+    return made

@@ -15,8 +15,9 @@ task=asr      # asr | tts | st | vc | sid | se | pretrain
 seed=0        # corpus seed (a different seed regenerates the corpus)
 tgt_lang=de   # st: de | fr
 vc_train_pairs=listed  # vc: listed (vc_pairs.tsv, 2 per sentence) | all (every ordered pair of a sentence's readers)
+se_train_copies=0      # se: more noisy copies of each training utterance (generated noise, other SNRs)
 nj=$(nproc 2>/dev/null || echo 2)  # parallel espeak-ng jobs
-help_message="Usage: local/data.sh [--task asr|tts|st|vc|sid|se|pretrain] [--seed N] [--tgt_lang de|fr] [--vc_train_pairs listed|all] [--nj N]
+help_message="Usage: local/data.sh [--task asr|tts|st|vc|sid|se|pretrain] [--seed N] [--tgt_lang de|fr] [--vc_train_pairs listed|all] [--se_train_copies N] [--nj N]
 Generates the corpus in \${MINI_SPEECHT5} (db.sh: ${MINI_SPEECHT5}) unless it is there, then writes data/."
 . utils/parse_options.sh
 
@@ -45,7 +46,8 @@ if [ "${task}" = se ]; then  # the extra test set with recorded noise
         echo "ERROR: local/data.sh: se needs noise recordings for test_realnoise: set MINI_SPEECHT5_NOISE (db.sh) to a folder with the files of local/real_noise.list (now '${MINI_SPEECHT5_NOISE}')" >&2
         exit 1
     fi
-    noise_opts=(--real_noise_list local/real_noise.list --real_noise_dir "${MINI_SPEECHT5_NOISE}")
+    noise_opts=(--real_noise_list local/real_noise.list --real_noise_dir "${MINI_SPEECHT5_NOISE}"
+        --se_train_copies "${se_train_copies}")
 fi
 python local/prepare_mini.py --corpus "${MINI_SPEECHT5}" --task "${task}" --tgt_lang "${tgt_lang}" \
     --vc_train_pairs "${vc_train_pairs}" "${noise_opts[@]}" --out data

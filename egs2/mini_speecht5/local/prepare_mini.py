@@ -17,7 +17,9 @@ of every set (seen speakers).  Per task:
   transcript (for the CER of the enhanced speech), ``utt2snr`` the SNR in dB. With
   ``--real_noise_list`` also ``test_realnoise``: the test set's clean speech mixed with noise
   recordings (none of them generated noise, so none like the training noise) at the same SNRs,
-  its audio in ``<out>/local/test_realnoise``.
+  its audio in ``<out>/local/test_realnoise``. ``--se_train_copies K`` adds K more noisy copies
+  of every training utterance (``<utt>-n<k>``: the next SNRs in rotation, other generated noise
+  kinds), its audio in ``<out>/local/se_train_noisy``.
 
 ``--task pretrain`` also writes ``data/train_text/text``: the train sentences and the corpus's
 text-only sentences (none of them in dev or test), and the held-out text of the dev and test sets,
@@ -112,6 +114,29 @@ def real_noise_set(corpus: Path, out: Path, noise_list: Path, noise_dir: Path, s
     return utts, extra
 
 
+def add_noisy_train_copies(corpus: Path, out: Path, train: SetData, copies: int) -> None:
+    """SE: ``copies`` more noisy versions of every training utterance (other SNRs and generated noise kinds),
+    as utterances ``<utt>-n<k>`` with the same clean target and text; audio in ``<out>/local/se_train_noisy``."""
+    from espnet2_speecht5.corpus.mini import MiniConfig
+    from espnet2_speecht5.corpus.real_noise import extra_noisy_copies
+
+    utts, extra = train
+    snr_of = dict(extra["utt2snr"])
+    clean_of = dict(extra["wav_clean.scp"])
+    config = MiniConfig()
+    rows = [(u.utt, u.spk, clean_of[u.utt], float(snr_of[u.utt])) for u in utts]
+    made = extra_noisy_copies(rows, copies, config.snrs, config.noise_kinds, out / "local" / "se_train_noisy")
+    by_utt = {u.utt: u for u in utts}
+    for source, copy in made:
+        utts.append(Utterance(copy.utt, by_utt[source].spk, copy.path, by_utt[source].text))
+        extra["wav_clean.scp"].append((copy.utt, clean_of[source]))
+        extra["utt2snr"].append((copy.utt, f"{copy.snr_db:g}"))
+    order = sorted(range(len(utts)), key=lambda i: utts[i].utt.encode())
+    train[0][:] = [utts[i] for i in order]
+    for name in ("wav_clean.scp", "utt2snr"):
+        extra[name].sort(key=lambda kv: kv[0].encode())
+
+
 def text_only_lines(corpus: Path, lang: str = "en") -> List[Tuple[str, str]]:
     """``(id, sentence)`` for the pre-training text: train sentences, then the text-only ones."""
     lines = [(r["sentence_id"], r[lang]) for r in read_tsv(corpus / "sentences.tsv") if r["set"] == "train"]
@@ -142,6 +167,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--tgt_lang", choices=("de", "fr"), default="de", help="st: language of text.tgt")
     parser.add_argument("--vc_train_pairs", choices=("listed", "all"), default="listed",
                         help="vc: the training pairs of vc_pairs.tsv, or every ordered pair of a sentence's readers")
+    parser.add_argument("--se_train_copies", type=int, default=0,
+                        help="se: this many more noisy copies of each training utterance (generated noise)")
     parser.add_argument("--real_noise_list", type=Path,
                         help="se: noise recordings (paths relative to --real_noise_dir) for the test_realnoise set")
     parser.add_argument("--real_noise_dir", type=Path, help="se: the folder --real_noise_list is relative to")
@@ -156,6 +183,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 corpus,
             )
         sets = make_sets(corpus, args.task, args.tgt_lang, args.vc_train_pairs)
+        if args.task == "se" and args.se_train_copies > 0:
+            add_noisy_train_copies(corpus, args.out, sets["train"], args.se_train_copies)
         if args.task == "se" and args.real_noise_list is not None:
             if args.real_noise_dir is None:
                 raise DataError("--real_noise_list needs --real_noise_dir (the folder its paths are relative to)")
