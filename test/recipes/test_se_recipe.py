@@ -90,3 +90,22 @@ def test_a_missing_noise_recording_names_the_list_line(tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         read_noise_list(tmp_path / "noise.list", tmp_path)
     assert f"{tmp_path / 'noise.list'}:2" in str(err.value) and "missing.wav does not exist" in str(err.value)
+
+
+def test_extra_training_copies_take_the_next_snrs_and_other_noise_kinds(tmp_path: Path) -> None:
+    from espnet2_speecht5.corpus.real_noise import extra_noisy_copies
+
+    rows = []
+    for i, spk in enumerate(["a", "b", "c", "d"]):
+        path = tmp_path / f"{spk}_1.flac"
+        sf.write(path, 0.2 * np.sin(2 * np.pi * (150 + 40 * i) * np.arange(6000) / 16000), 16000)
+        rows.append((f"{spk}_1", spk, str(path), 5.0))
+    made = extra_noisy_copies(rows, 2, [0.0, 5.0, 10.0, 15.0], ["white", "babble", "hum"], tmp_path / "out")
+    assert [copy.utt for _, copy in made] == ["a_1-n1", "a_1-n2", "b_1-n1", "b_1-n2", "c_1-n1", "c_1-n2",
+                                              "d_1-n1", "d_1-n2"]
+    assert {copy.snr_db for _, copy in made} == {10.0, 15.0}  # the two SNRs after the corpus copy's 5 dB
+    assert [copy.noise for source, copy in made if source == "a_1"] == ["babble", "hum"]
+    for source, copy in made:
+        clean, _ = sf.read(dict((r[0], r[2]) for r in rows)[source])
+        mixed, _ = sf.read(copy.path)
+        assert measure_snr(clean, mixed) == pytest.approx(copy.snr_db, abs=1e-3)
