@@ -27,7 +27,9 @@ def check_dump(recipe: Path, dset: str) -> int:
 
 
 @pytest.mark.parametrize("task", MINI_TASKS)
-def test_mini_speecht5_stages_1_to_5(tmp_path: Path, mini_corpus_env: dict, task: str):
+def test_mini_speecht5_stages_1_to_5(tmp_path: Path, mini_corpus_env: dict, task: str, request):
+    if task == "se":  # its test_realnoise set mixes in the noise recordings of ../shared/data/noise
+        request.getfixturevalue("shared_data")
     recipe = copy_recipe("mini_speecht5", f"{task}1", tmp_path)
     proc = run_recipe(recipe, "--stage", "1", "--stop_stage", "5", "--nj", "2", env=mini_corpus_env)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -35,6 +37,12 @@ def test_mini_speecht5_stages_1_to_5(tmp_path: Path, mini_corpus_env: dict, task
     assert check_dump(recipe, "dev") >= 10
     assert "outputs: data in" in proc.stderr
     token_lists = recipe / "data" / "token_list"
+    if task == "se":  # three noisy copies of each training utterance; the recorded-noise test set
+        train = (recipe / "dump" / "raw" / "train" / "wav.scp").read_text().splitlines()
+        originals = [line for line in train if "-n" not in line.split()[0]]
+        assert len(train) == 3 * len(originals)
+        assert check_dump(recipe, "test_realnoise") == check_dump(recipe, "test")
+        assert (recipe / "dump" / "raw" / "test_realnoise" / "wav_clean.scp").is_file()
     if task == "sid":  # the eight voices between ESPnet's special tokens
         tokens = (token_lists / "word" / "tokens.txt").read_text().split()
         assert len(tokens) == 8 + 3 and tokens[:2] == ["<blank>", "<unk>"] and tokens[-1] == "<sos/eos>"
