@@ -12,11 +12,11 @@ other scalars as written. Errors are one ``ERROR:`` line and exit status 1.
 from __future__ import annotations
 
 import argparse
-from typing import Any, List, Optional
+from typing import List, Optional
 
 from espnet2_speecht5.bin.cli import run_main
 from espnet2_speecht5.runtime.errors import DataError
-from espnet2_speecht5.train.checks import read_config
+from espnet2_speecht5.train.checks import config_value
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -25,26 +25,6 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--key", required=True, help="dotted key, e.g. model_conf.label_rate")
     parser.add_argument("--default", help="printed when the key is missing (without it: an error)")
     return parser
-
-
-def config_value(path: str, key: str) -> Any:
-    """The value at dotted ``key`` of the YAML mapping in ``path``; KeyError (the missing part) if absent.
-
-    Raises:
-        DataError: the file is not a YAML mapping, or a part of the key is not a mapping.
-    """
-    value: Any = read_config(path)[0]
-    walked: List[str] = []
-    for part in key.split("."):
-        if not isinstance(value, dict):
-            raise DataError(f"{'.'.join(walked)} is not a mapping, so it has no key '{part}'", path)
-        if part not in value:
-            raise KeyError(".".join(walked + [part]))
-        value = value[part]
-        walked.append(part)
-        if value is None:  # ``key:`` with nothing after it
-            raise KeyError(".".join(walked))
-    return value
 
 
 def main(argv: Optional[List[str]] = None) -> None:

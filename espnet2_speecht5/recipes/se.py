@@ -45,7 +45,7 @@ class SERecipe(TTSRecipe):
 
     def uses_speaker_embedding(self, ctx: Context) -> bool:
         """``model_conf.use_speaker_embedding`` of the training config (False when unset)."""
-        from espnet2_speecht5.bin.config_value import config_value
+        from espnet2_speecht5.train.checks import config_value
 
         if not ctx.train_config:
             return False

@@ -23,7 +23,7 @@ import difflib
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -70,6 +70,26 @@ def read_config(path: str) -> Tuple[Dict[str, Any], Dict[str, int]]:
     if isinstance(node, yaml.MappingNode):
         lines = {str(key.value): key.start_mark.line + 1 for key, _ in node.value}
     return values, lines
+
+
+def config_value(path: str, key: str) -> Any:
+    """The value at dotted ``key`` of the YAML mapping in ``path``; KeyError (the missing part) if absent.
+
+    Raises:
+        DataError: the file is not a YAML mapping, or a part of the key is not a mapping.
+    """
+    value: Any = read_config(path)[0]
+    walked: List[str] = []
+    for part in key.split("."):
+        if not isinstance(value, dict):
+            raise DataError(f"{'.'.join(walked)} is not a mapping, so it has no key '{part}'", path)
+        if part not in value:
+            raise KeyError(".".join(walked + [part]))
+        value = value[part]
+        walked.append(part)
+        if value is None:  # ``key:`` with nothing after it
+            raise KeyError(".".join(walked))
+    return value
 
 
 def _type_name(action: argparse.Action) -> str:

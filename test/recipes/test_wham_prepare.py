@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List
 
@@ -79,7 +80,7 @@ def test_data_dirs_hold_noisy_clean_speakers_and_clean_transcripts(recipe: Path,
             assert path == str(tree["wham"] / "wav16k" / "max" / code / "mix_single" / f"{mixture}.wav")
             assert clean[utt] == str(tree["wham"] / "wav16k" / "max" / code / "s1" / f"{mixture}.wav")
             assert spk[utt] == mixture[:3]
-        check = subprocess.run(["python", str(REPO_ROOT / "utils" / "validate_data_dir.py"), "--task", "se",
+        check = subprocess.run([sys.executable, str(REPO_ROOT / "utils" / "validate_data_dir.py"), "--task", "se",
                                 "--check_audio", str(data)], capture_output=True, text=True)
         assert check.returncode == 0, check.stderr
     text = read_map(recipe / "data" / "train" / "text")
