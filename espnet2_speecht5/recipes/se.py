@@ -92,8 +92,8 @@ class SERecipe(TTSRecipe):
     def score(self, ctx: Context, dset: str, decode_dir: Path, model: str) -> Dict[str, object]:
         from espnet2_speecht5.recipes.text_scoring import sclite_version
         from espnet2_speecht5.scoring.enhancement import score_quality
-        from espnet2_speecht5.scoring.scores_file import package_version, write_scores
         from espnet2_speecht5.scoring.sclite import parse_sclite_report
+        from espnet2_speecht5.scoring.scores_file import package_version, write_scores
         from espnet2_speecht5.scoring.tts_scorer import main as score_tts
         from espnet2_speecht5.scoring.tts_summary import SUMMARY_FILE, read_summary
 

@@ -77,7 +77,7 @@ def test_recorded_noise_is_mixed_at_the_asked_snrs(tmp_path: Path) -> None:
     copies = mix_with_recordings(clean, files, [0.0, 10.0], tmp_path / "out", seed=1)
     assert [(c.snr_db, c.noise) for c in copies] == [(0.0, "short"), (10.0, "short"), (0.0, "stereo"),
                                                      (10.0, "stereo")]
-    for (utt, path), copy in zip(clean, copies):
+    for (_utt, path), copy in zip(clean, copies):
         speech, _ = sf.read(path)
         mixed, rate = sf.read(copy.path)
         assert rate == 16000 and mixed.shape == speech.shape

@@ -1,4 +1,4 @@
-"""SETask on a tiny random model: the model's data and losses, stage 9's entry point, Speech2Speech and `speecht5 enhance`."""
+"""SETask on a tiny random model: its data and losses, stage 9's entry point, Speech2Speech, `speecht5 enhance`."""
 
 from __future__ import annotations
 
