@@ -273,19 +273,32 @@ dump_one_set() {  # dump_one_set <set>
     require "${src}/wav.scp" 1
     validate_data_dir.py --task "${task}" "${src}"
     local n _nj scp name logdir=${out}/logs
-    n=$(wc -l <"${src}/wav.scp")
-    _nj=$(min "${nj}" "${n}")
-    mkdir -p "${logdir}"
-    rm -rf "${out}/split${_nj}"
-    for scp in ${audio_files}; do  # the input and the second recording of a pair (vc, se)
-        [ -f "${src}/${scp}" ] || continue
-        name=${scp%.scp}
-        split_scp.py --num_splits "${_nj}" --out_pattern "${out}/split${_nj}/${name}.JOB.scp" "${src}/${scp}"
-        log "stage 3: ${src}/${scp}: ${n} utterances in ${_nj} jobs (logs: ${logdir}/dump_${name}.*.log)"
-        ${train_cmd} JOB=1:"${_nj}" "${logdir}/dump_${name}.JOB.log" \
-            python -m espnet2_speecht5.bin.dump_audio convert --fs "${fs}" \
-                --in_scp "${out}/split${_nj}/${name}.JOB.scp" --outdir "${out}/jobs/${name}/JOB"
-    done
+    if [ -f "${src}/segments" ]; then  # utterances cut out of the recordings of wav.scp (Kaldi segments)
+        n=$(wc -l <"${src}/segments")
+        _nj=$(min "${nj}" "${n}")
+        mkdir -p "${logdir}"
+        rm -rf "${out}/split${_nj}"
+        split_scp.py --num_splits "${_nj}" --out_pattern "${out}/split${_nj}/segments.JOB" "${src}/segments"
+        log "stage 3: ${src}/segments: ${n} segments of $(wc -l <"${src}/wav.scp") recordings in ${_nj} jobs" \
+            "(logs: ${logdir}/dump_wav.*.log)"
+        ${train_cmd} JOB=1:"${_nj}" "${logdir}/dump_wav.JOB.log" \
+            python -m espnet2_speecht5.bin.dump_audio convert --fs "${fs}" --recordings "${src}/wav.scp" \
+                --in_scp "${out}/split${_nj}/segments.JOB" --outdir "${out}/jobs/wav/JOB"
+    else
+        n=$(wc -l <"${src}/wav.scp")
+        _nj=$(min "${nj}" "${n}")
+        mkdir -p "${logdir}"
+        rm -rf "${out}/split${_nj}"
+        for scp in ${audio_files}; do  # the input and the second recording of a pair (vc, se)
+            [ -f "${src}/${scp}" ] || continue
+            name=${scp%.scp}
+            split_scp.py --num_splits "${_nj}" --out_pattern "${out}/split${_nj}/${name}.JOB.scp" "${src}/${scp}"
+            log "stage 3: ${src}/${scp}: ${n} utterances in ${_nj} jobs (logs: ${logdir}/dump_${name}.*.log)"
+            ${train_cmd} JOB=1:"${_nj}" "${logdir}/dump_${name}.JOB.log" \
+                python -m espnet2_speecht5.bin.dump_audio convert --fs "${fs}" \
+                    --in_scp "${out}/split${_nj}/${name}.JOB.scp" --outdir "${out}/jobs/${name}/JOB"
+        done
+    fi
     python -m espnet2_speecht5.bin.dump_audio merge --fs "${fs}" --skip_bad_audio "${skip_bad_audio}" \
         --src "${src}" --jobs_dir "${out}/jobs" --nj "${_nj}" --outdir "${out}"
 }

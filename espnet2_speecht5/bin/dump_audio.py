@@ -6,6 +6,10 @@ Usage::
     python -m espnet2_speecht5.bin.dump_audio convert --fs 16000 \\
         --in_scp dump/raw/org/train/split4/wav.1.scp --outdir dump/raw/org/train/jobs/wav/1
 
+    # a segmented data dir: the job's split of `segments`, cut out of the recordings of wav.scp
+    python -m espnet2_speecht5.bin.dump_audio convert --fs 16000 --recordings data/train/wav.scp \\
+        --in_scp dump/raw/org/train/split4/segments.1 --outdir dump/raw/org/train/jobs/wav/1
+
     # gather jobs/wav/1..N (and jobs/wav_tgt/1..N) into the dump directory
     python -m espnet2_speecht5.bin.dump_audio merge --fs 16000 --skip_bad_audio false \\
         --src data/train --jobs_dir dump/raw/org/train/jobs --nj 4 --outdir dump/raw/org/train
@@ -34,6 +38,11 @@ def get_parser() -> argparse.ArgumentParser:
     convert.add_argument("--in_scp", required=True, help="scp file of this job")
     convert.add_argument("--outdir", required=True, help="job output folder")
     convert.add_argument(
+        "--recordings",
+        default=None,
+        help="wav.scp of a segmented data dir: --in_scp is then a split of its segments file",
+    )
+    convert.add_argument(
         "--progress", type=str2bool, default=None, help="show a progress bar (default: when stderr is a terminal)"
     )
     merge = sub.add_parser("merge", help="merge the job outputs into a dump directory")
@@ -53,7 +62,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.fs <= 0:
         raise DataError(f"--fs must be a positive sample rate, not {args.fs}")
     if args.command == "convert":
-        convert_scp(args.in_scp, args.outdir, args.fs, progress=args.progress)
+        convert_scp(args.in_scp, args.outdir, args.fs, progress=args.progress, recordings=args.recordings)
     else:
         merge_jobs(args.src, args.jobs_dir, args.nj, args.outdir, args.fs, skip_bad_audio=args.skip_bad_audio)
 

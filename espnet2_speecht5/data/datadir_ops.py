@@ -71,11 +71,19 @@ def format_spk2utt(utt2spk: Mapping[str, str]) -> str:
 def load_dir(data_dir: PathLike, allow_empty_values: bool = False) -> DirFiles:
     """Read every per-utterance file present in ``data_dir``.
 
-    Without ``utt2spk`` but with ``spk2utt``, ``utt2spk`` is derived from it.
+    Without ``utt2spk`` but with ``spk2utt``, ``utt2spk`` is derived from it.  A directory with
+    ``segments`` is refused (:class:`DataError`) rather than mishandled.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataError("data directory does not exist", data_dir)
+    if (data_dir / "segments").is_file():
+        # wav.scp is keyed by recording there; treating it per utterance would drop every recording.
+        raise DataError(
+            "a directory with segments (utterances cut out of recordings) is not handled by the copy, "
+            "subset, combine and fix tools yet; run stages 1-3 on it, which cut the segments into utterances",
+            data_dir / "segments",
+        )
     files = {name: read_map(data_dir / name, allow_empty_values) for name in present_utterance_files(data_dir)}
     if "utt2spk" not in files and (data_dir / "spk2utt").is_file():
         files["utt2spk"] = spk2utt_to_utt2spk(spk2utt_from_lines(data_dir / "spk2utt"), data_dir / "spk2utt")

@@ -14,6 +14,10 @@ Two steps, run by ``espnet2_speecht5.bin.dump_audio``:
     (after a crash or a kill) skips them.  FLAC files are written atomically, so a finished
     line in the journal always has its complete file.
 
+  A segmented directory (``segments`` beside ``wav.scp``, see :mod:`espnet2_speecht5.data.segments`)
+  is split by segment instead: each job cuts its segments out of the recordings of ``wav.scp``
+  (``recordings=``), and every utterance becomes a FLAC of its own.
+
 * :func:`merge_jobs`: gather the job outputs of ``wav.scp`` (and ``wav_tgt.scp``) into the
   dump directory, copy the other per-utterance files, write ``dump_report.txt`` and
   ``bad_audio.txt``, and either stop on bad audio or drop it.  An utterance that is in no
@@ -30,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
+import numpy as np
 from tqdm import tqdm
 
 from espnet2_speecht5.data.audio import AudioSource, read_audio, resample, to_mono, write_flac
@@ -43,6 +48,7 @@ from espnet2_speecht5.data.kaldi_dir import (
     write_map,
     write_spk2utt,
 )
+from espnet2_speecht5.data.segments import SEGMENTS, Segment, check_recordings_listed, cut_segment, parse_segment
 from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.runtime.types import PathLike
 
@@ -125,13 +131,17 @@ def _load_journal(outdir: Path, fs: int) -> Dict[str, Converted]:
     return done
 
 
-def convert_one(source: AudioSource, fs: int, out_path: Path) -> Converted:
+def convert_one(
+    source: AudioSource, fs: int, out_path: Path, audio: Optional[Tuple[np.ndarray, int]] = None
+) -> Converted:
     """Decode ``source``, down-mix, resample to ``fs`` and write ``out_path`` (FLAC, 16 bit).
+
+    ``audio``: the ``(samples, rate)`` already decoded (a segment cut out of its recording).
 
     Raises:
         DataError: the audio is missing, unreadable, empty or not finite.
     """
-    samples, rate = read_audio(source)
+    samples, rate = read_audio(source) if audio is None else audio
     channels = 1 if samples.ndim == 1 else int(samples.shape[1])
     mono, _ = to_mono(samples)  # (num_samples,)
     mono = resample(mono, rate, fs)
@@ -141,16 +151,67 @@ def convert_one(source: AudioSource, fs: int, out_path: Path) -> Converted:
     return Converted(source.utt, source.entry, fs, str(out_path.resolve()), int(mono.shape[0]), rate, channels)
 
 
-def convert_scp(in_scp: PathLike, outdir: PathLike, fs: int, progress: Optional[bool] = None) -> Dict[str, object]:
+class RecordingCutter:
+    """Audio of the segments of one job: each recording is decoded once for its consecutive segments.
+
+    Args:
+        recordings_scp: the ``wav.scp`` of the segmented directory (recording id -> path or command).
+    """
+
+    def __init__(self, recordings_scp: PathLike) -> None:
+        self.scp = Path(recordings_scp)
+        self.entries: Dict[str, Tuple[int, str]] = {rec: (n, v) for n, rec, v in iter_lines(self.scp)}
+        self._cached: Optional[Tuple[str, Tuple[np.ndarray, int]]] = None
+
+    def entry_of(self, segment: Segment) -> str:
+        """The journal's record of a segment: its line value and its recording's ``wav.scp`` value.
+
+        A changed recording path or changed times make the segment be cut again on a rerun.
+        """
+        return f"{segment.recording} {segment.start} {segment.end} @ {self.entries[segment.recording][1]}"
+
+    def audio(self, segment: Segment) -> Tuple[np.ndarray, int]:
+        """``(samples, rate)`` of ``segment``.
+
+        Raises:
+            DataError: naming the ``segments`` line: the recording is unreadable (the message names
+                its ``wav.scp`` line too) or the segment lies outside it.
+        """
+        if self._cached is None or self._cached[0] != segment.recording:
+            self._cached = None
+            number, entry = self.entries[segment.recording]
+            try:
+                decoded = read_audio(AudioSource(segment.recording, entry, str(self.scp), number))
+            except DataError as err:
+                raise segment.error(f"recording '{segment.recording}' ({self.scp}:{number}): {err.message}") from None
+            self._cached = (segment.recording, decoded)
+        samples, rate = self._cached[1]
+        return cut_segment(samples, rate, segment), rate
+
+
+def convert_scp(
+    in_scp: PathLike,
+    outdir: PathLike,
+    fs: int,
+    progress: Optional[bool] = None,
+    recordings: Optional[PathLike] = None,
+) -> Dict[str, object]:
     """Convert every entry of ``in_scp``; see the module docstring for the files written in ``outdir``.
 
     Entries finished by an earlier run (same scp value, same ``fs``, FLAC present) are skipped.
     Bad audio is recorded in ``bad_audio.txt``, not raised: :func:`merge_jobs` decides.
 
+    Args:
+        in_scp: an audio scp (``<utt> <path or command |>``), or, with ``recordings``, a
+            ``segments`` file (``<utt> <recording> <start> <end>``, a split of one).
+        recordings: the ``wav.scp`` of a segmented directory: each segment is cut out of its
+            recording there (a segment outside its recording is bad audio naming its line).
+
     Returns:
         the counts written to ``stats.json``.
     """
     in_scp, outdir = Path(in_scp), Path(outdir)
+    cutter = RecordingCutter(recordings) if recordings is not None else None
     entries: List[Tuple[int, str, str]] = []
     seen: Dict[str, int] = {}
     for number, utt, value in iter_lines(in_scp):
@@ -170,6 +231,11 @@ def convert_scp(in_scp: PathLike, outdir: PathLike, fs: int, progress: Optional[
     try:
         with open(outdir / JOURNAL, "a", encoding="utf-8") as journal:
             for number, utt, value in bar:
+                segment: Optional[Segment] = None
+                if cutter is not None:
+                    segment = parse_segment(in_scp, number, utt, value)
+                    check_recordings_listed({utt: segment}, cutter.entries, cutter.scp)
+                    value = cutter.entry_of(segment)
                 record = earlier.get(utt)
                 if record is not None and record.entry == value:
                     done[utt] = record
@@ -180,7 +246,8 @@ def convert_scp(in_scp: PathLike, outdir: PathLike, fs: int, progress: Optional[
                     continue
                 source = AudioSource(utt, value, str(in_scp), number)
                 try:
-                    record = convert_one(source, fs, data_dir / flac_name(utt))
+                    audio = cutter.audio(segment) if cutter is not None and segment is not None else None
+                    record = convert_one(source, fs, data_dir / flac_name(utt), audio)
                 except DataError as err:
                     bad[utt] = err.message
                     logger.warning("bad audio: %s", err)
@@ -263,7 +330,8 @@ def _merge_one_scp(
     Returns:
         ``(flac paths, lengths, bad entries, summary)``, the first two keyed by utterance.
     """
-    src_scp = src / scp_name
+    # A segmented directory's utterances (and their line numbers) are those of ``segments``.
+    src_scp = src / SEGMENTS if scp_name == "wav.scp" and (src / SEGMENTS).is_file() else src / scp_name
     line_of = {utt: number for number, utt, _ in iter_lines(src_scp)}
     name = scp_name[: -len(".scp")]
     paths: Dict[str, str] = {}

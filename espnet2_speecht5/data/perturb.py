@@ -6,7 +6,8 @@ so it lasts ``1/f`` as long.  The copy's utterance and speaker ids get the prefi
 ``sp<f>-`` (``sp0.9-spk1_001``); as in ESPnet, factor 1 keeps the original ids and audio.
 Perturbed speakers count as new speakers, so ``utt2spk`` and ``utt2spk_tgt`` values are
 prefixed too.  The audio is not written here: ``wav.scp`` entries become ``sox`` pipes that
-stage 3 runs.
+stage 3 runs.  In a segmented directory (``segments``), the recordings of ``wav.scp`` are
+played faster, and each segment's times are divided by the factor.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from espnet2_speecht5.data.kaldi_dir import (
     write_map,
     write_spk2utt,
 )
+from espnet2_speecht5.data.segments import SEGMENTS, scale_segment_times, segmented
 from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.runtime.types import PathLike
 
@@ -101,10 +103,13 @@ def speed_perturb_dir(src: PathLike, dst: PathLike, factors: Sequence[Tuple[str,
     dropped = [name for name in present_utterance_files(src) if name in LENGTH_FILES]
     if dropped:
         logger.info("not copying %s: lengths change with the speed (stage 3 measures them)", " ".join(dropped))
+    if segmented(src):
+        # wav.scp lists recordings: each is played faster once, and its segments' times shrink.
+        names.append(SEGMENTS)
     maps = {name: read_map(src / name) for name in names}
-    utts = maps["wav.scp"]
+    utts = maps[SEGMENTS] if SEGMENTS in maps else maps["wav.scp"]
     for name, values in maps.items():
-        missing = [u for u in utts if u not in values] if name != "wav.scp" else []
+        missing = [u for u in utts if u not in values] if values is not utts and name != "wav.scp" else []
         if missing:
             message = f"utterance '{missing[0]}' of wav.scp has no line here ({len(missing)} missing)"
             raise DataError(message, src / name)
@@ -120,17 +125,20 @@ def speed_perturb_dir(src: PathLike, dst: PathLike, factors: Sequence[Tuple[str,
         for token, value in factors:
             prefix = speed_prefix(token, value)
             for utt, val in maps[name].items():
-                if utt not in utts:
+                if utt not in utts and not (name == "wav.scp" and SEGMENTS in maps):
                     continue
                 if name in AUDIO_FILES and value != 1.0:
                     val = perturbed_entry(val, token)
                 elif name in SPEAKER_FILES:
                     val = prefix + val
+                elif name == SEGMENTS:
+                    recording, start, end = scale_segment_times(val, value) if value != 1.0 else val.split()
+                    val = f"{prefix}{recording} {start} {end}"
                 out[prefix + utt] = val
         write_map(dst / name, out)
         counts[name] = len(out)
     write_spk2utt(dst)
-    for name in UTTERANCE_FILES:
+    for name in (*UTTERANCE_FILES, SEGMENTS):
         if name not in names and (dst / name).exists():
             (dst / name).unlink()
     logger.info(
@@ -140,6 +148,6 @@ def speed_perturb_dir(src: PathLike, dst: PathLike, factors: Sequence[Tuple[str,
         len(utts),
         len(factors),
         " ".join(token for token, _ in factors),
-        counts["wav.scp"],
+        counts[SEGMENTS if SEGMENTS in counts else "wav.scp"],
     )
     return counts

@@ -12,6 +12,13 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet2_speecht5.data.kaldi_dir import AUDIO_FILES, iter_lines, present_utterance_files
+from espnet2_speecht5.data.segments import (
+    SEGMENTS,
+    Segment,
+    check_recordings_listed,
+    file_duration,
+    parse_segment,
+)
 from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.runtime.types import PathLike
 
@@ -101,12 +108,15 @@ def _check_values(path: Path, entries: Entries) -> None:
                 raise DataError(f"speaker '{value}' is not a single id", path, number, key)
 
 
-def _check_same_utterances(data_dir: Path, files: Dict[str, Entries]) -> None:
-    """Every per-utterance file lists exactly the utterances of ``wav.scp``."""
-    reference = files["wav.scp"]
-    ref_path = data_dir / "wav.scp"
+def _check_same_utterances(data_dir: Path, files: Dict[str, Entries], reference_name: str = "wav.scp") -> None:
+    """Every per-utterance file lists exactly the utterances of ``reference_name``.
+
+    That is ``wav.scp``, or ``segments`` when the directory has one (``wav.scp`` then lists recordings).
+    """
+    reference = files[reference_name]
+    ref_path = data_dir / reference_name
     for name, entries in files.items():
-        if name == "wav.scp":
+        if name in (reference_name, "wav.scp"):
             continue
         path = data_dir / name
         for utt, (number, _) in reference.items():
@@ -152,17 +162,51 @@ def _check_speakers(data_dir: Path, utt2spk: Entries, spk2utt: Entries) -> int:
     return len(spk2utt)
 
 
-def _check_audio(data_dir: Path, files: Dict[str, Entries], report: ValidationReport) -> None:
-    """Decode every entry of each audio scp; count other sample rates and multi-channel files."""
+def _read_segments(data_dir: Path, files: Dict[str, Entries]) -> Dict[str, Segment]:
+    """Check ``segments``: its values, its recordings (keys of ``wav.scp``), and, for recordings
+    that are plain files, that each segment lies inside its recording (read from the header)."""
+    path = data_dir / SEGMENTS
+    wav_scp = data_dir / "wav.scp"
+    others = [name for name in AUDIO_FILES if name != "wav.scp" and name in files]
+    if others:
+        raise DataError(
+            f"a directory with {SEGMENTS} cuts wav.scp only; {others[0]} cannot be segmented (give each "
+            f"utterance its own recording instead)",
+            data_dir / others[0],
+        )
+    segments = {utt: parse_segment(path, number, utt, value) for utt, (number, value) in files[SEGMENTS].items()}
+    check_recordings_listed(segments, files["wav.scp"], wav_scp)
+    durations: Dict[str, Optional[float]] = {}
+    for segment in segments.values():
+        if segment.recording not in durations:
+            durations[segment.recording] = file_duration(files["wav.scp"][segment.recording][1])
+        duration = durations[segment.recording]
+        if duration is not None:
+            segment.check_within(duration)
+    return segments
+
+
+def _check_audio(data_dir: Path, files: Dict[str, Entries], report: ValidationReport,
+                 segments: Optional[Dict[str, Segment]] = None) -> None:
+    """Decode every entry of each audio scp; count other sample rates and multi-channel files.
+
+    With ``segments``, ``wav.scp`` holds recordings: each is decoded once and every segment of
+    it is checked to lie inside it.
+    """
     # Imported here: numpy/scipy/soundfile are slow to load and only needed for this check.
     from espnet2_speecht5.data.audio import AudioSource, read_audio
 
+    by_recording: Dict[str, List[Segment]] = {}
+    for segment in (segments or {}).values():
+        by_recording.setdefault(segment.recording, []).append(segment)
     for name in AUDIO_FILES:
         if name not in files:
             continue
         path = data_dir / name
         for utt, (number, entry) in files[name].items():
             samples, rate = read_audio(AudioSource(utt, entry, str(path), number))
+            for segment in by_recording.get(utt, []):
+                segment.check_within(samples.shape[0] / rate)
             report.audio_checked += 1
             report.rates[rate] = report.rates.get(rate, 0) + 1
             if rate != EXPECTED_RATE:
@@ -186,14 +230,18 @@ def validate_data_dir(
         if not (data_dir / name).is_file():
             raise DataError(f"required file for task {task} does not exist", data_dir / name)
     names = present_utterance_files(data_dir)
+    if (data_dir / SEGMENTS).is_file():
+        names.append(SEGMENTS)
     files: Dict[str, Entries] = {}
     for name in names:
         files[name] = read_checked(data_dir / name)
         _check_values(data_dir / name, files[name])
     spk2utt = read_checked(data_dir / "spk2utt")
-    _check_same_utterances(data_dir, files)
+    segments = _read_segments(data_dir, files) if SEGMENTS in files else None
+    reference = SEGMENTS if segments is not None else "wav.scp"
+    _check_same_utterances(data_dir, files, reference)
     num_speakers = _check_speakers(data_dir, files["utt2spk"], spk2utt)
-    report = ValidationReport(str(data_dir), task, len(files["wav.scp"]), num_speakers, [*names, "spk2utt"])
+    report = ValidationReport(str(data_dir), task, len(files[reference]), num_speakers, [*names, "spk2utt"])
     if check_audio:
-        _check_audio(data_dir, files, report)
+        _check_audio(data_dir, files, report, segments)
     return report
