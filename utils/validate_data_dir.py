@@ -6,10 +6,11 @@ Usage:
 
 Checks that the task's required files exist; that every file is UTF-8, sorted in byte order,
 with unique ids and no empty value; that all per-utterance files list the same utterances; and
-that utt2spk and spk2utt agree.  With a Kaldi segments file, wav.scp lists recordings and
-each segment is checked (times, recording, inside the recording: docs/data_format.md).  --check_audio also decodes every entry of wav.scp and of the
-second recording (wav_tgt.scp or wav_clean.scp) and reports (without failing) how many are not
-16 kHz or not mono.  The first defect is printed as one line, ``ERROR: <file>:<line>: utterance '<id>': <problem>``.
+that utt2spk and spk2utt agree.  With a Kaldi segments file, wav.scp lists recordings and each
+segment is checked (times, recording, inside the recording: docs/data_format.md).
+--check_audio also decodes every entry of wav.scp and of the second recording (wav_tgt.scp or
+wav_clean.scp) and reports (without failing) how many are not 16 kHz or not mono.  The first
+defect is printed as one line, ``ERROR: <file>:<line>: utterance '<id>': <problem>``.
 """
 
 from __future__ import annotations

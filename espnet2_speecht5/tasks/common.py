@@ -243,6 +243,11 @@ class SpeechT5AbsTask(AbsTask):
         return check_model_conf(conf, cls.model_class.conf_keys(), cls.default_model_conf)
 
     @classmethod
+    def task_model_kwargs(cls, args: argparse.Namespace) -> Dict[str, Any]:
+        """Constructor arguments that the task's own options decide (never ``--model_conf``); none by default."""
+        return {}
+
+    @classmethod
     def build_model(cls, args: argparse.Namespace) -> SpeechT5Model:
         if not cls.reads_text and getattr(args, "token_list", None) is None:
             args.token_list = list(SPECIAL_TOKENS)
@@ -250,7 +255,8 @@ class SpeechT5AbsTask(AbsTask):
         net_config = net_config_from_conf(getattr(args, "net_conf", None))
         model_conf = cls.check_model_conf(getattr(args, "model_conf", None))
         try:
-            model = cls.model_class(len(token_list), token_list, net_config, **model_conf)
+            model = cls.model_class(len(token_list), token_list, net_config, **cls.task_model_kwargs(args),
+                                    **model_conf)
         except (TypeError, ValueError) as err:
             if not cls.model_errors_are_config_errors:
                 raise
