@@ -41,6 +41,7 @@ nbpe=100              # vocabulary size for token_type=bpe
 tgt_token_type=char   # st: target-language tokens (char | bpe | word)
 tgt_bpemode=unigram
 tgt_nbpe=100
+token_list_dir=data/token_list  # stage 5 writes the token lists here (st1 keeps one per target language)
 pretrain_text_set=train_text  # pretrain: the text-only data directory for the text objectives (data/<set>/text);
                               # the held-out text of a valid or test set <set> is data/<set>_text/text
 # Cluster labels (stage 6; pretrain)
@@ -115,7 +116,7 @@ Options (default in brackets):
   --skip_bad_audio true|false [${skip_bad_audio}]
   --min_wav_duration S, --max_wav_duration S   [${min_wav_duration}, ${max_wav_duration}]
   --token_type char|bpe|word [${token_type}], --bpemode unigram|bpe, --nbpe N
-  --tgt_token_type, --tgt_bpemode, --tgt_nbpe   target tokens for st
+  --tgt_token_type, --tgt_bpemode, --tgt_nbpe   target tokens for st; --token_list_dir DIR [data/token_list]
  Pre-training (pretrain):
   --pretrain_text_set SET [${pretrain_text_set}]   text corpus data/SET/text; held-out text: data/<valid or test set>_text/text
   --n_clusters N [${n_clusters}]  --cluster_iteration N [${cluster_iteration}]   stage 6 k-means labels (1: MFCC)
@@ -185,7 +186,6 @@ dump_sets=$(tr ' ' '\n' <<<"${dump_sets}" | awk 'NF && !seen[$0]++' | tr '\n' ' 
 recipe_env=$(python -m espnet2_speecht5.recipes env --task="${task}") || die "no recipe for --task '${task}'"
 eval "${recipe_env}"
 
-token_list_dir=data/token_list
 case "${token_type}" in
     bpe) token_dir=${token_list_dir}/bpe_${bpemode}${nbpe} token_tag=bpe${nbpe} ;;
     *) token_dir=${token_list_dir}/${token_type} token_tag=${token_type} ;;
@@ -232,6 +232,10 @@ recipe() {  # recipe <step> [options]: one step of the task's recipe, given the 
 train_module=${train_module:-${recipe_train_module}}
 token_list_file=${token_dir}/tokens.txt
 [ "${token_lists}" != none ] || { token_opts=""; token_list_file=""; }  # a task without text (vc, se)
+if [ "${token_lists}" = source_target ]; then  # st: the decoder writes the target; the source list is for its CTC
+    token_list_file=${tgt_token_dir}/tokens.txt
+    token_opts="--token_type ${tgt_token_type} --token_list ${token_list_file} --src_token_type ${token_type} --src_token_list ${token_dir}/tokens.txt$([ "${tgt_token_type}" != bpe ] || echo " --bpemodel ${tgt_token_dir}/bpe.model")$([ "${token_type}" != bpe ] || echo " --src_bpemodel ${token_dir}/bpe.model")"
+fi
 inference_module=${inference_module:-${recipe_inference_module}}
 
 skip() { log "stage $1: skipped: $2"; }
@@ -272,33 +276,23 @@ dump_one_set() {  # dump_one_set <set>
     local dset=$1 src=data/$1 out=${dumpdir}/raw/org/$1
     require "${src}/wav.scp" 1
     validate_data_dir.py --task "${task}" "${src}"
-    local n _nj scp name logdir=${out}/logs
-    if [ -f "${src}/segments" ]; then  # utterances cut out of the recordings of wav.scp (Kaldi segments)
-        n=$(wc -l <"${src}/segments")
-        _nj=$(min "${nj}" "${n}")
-        mkdir -p "${logdir}"
-        rm -rf "${out}/split${_nj}"
-        split_scp.py --num_splits "${_nj}" --out_pattern "${out}/split${_nj}/segments.JOB" "${src}/segments"
-        log "stage 3: ${src}/segments: ${n} segments of $(wc -l <"${src}/wav.scp") recordings in ${_nj} jobs" \
-            "(logs: ${logdir}/dump_wav.*.log)"
-        ${train_cmd} JOB=1:"${_nj}" "${logdir}/dump_wav.JOB.log" \
-            python -m espnet2_speecht5.bin.dump_audio convert --fs "${fs}" --recordings "${src}/wav.scp" \
-                --in_scp "${out}/split${_nj}/segments.JOB" --outdir "${out}/jobs/wav/JOB"
-    else
-        n=$(wc -l <"${src}/wav.scp")
-        _nj=$(min "${nj}" "${n}")
-        mkdir -p "${logdir}"
-        rm -rf "${out}/split${_nj}"
-        for scp in ${audio_files}; do  # the input and the second recording of a pair (vc, se)
-            [ -f "${src}/${scp}" ] || continue
-            name=${scp%.scp}
-            split_scp.py --num_splits "${_nj}" --out_pattern "${out}/split${_nj}/${name}.JOB.scp" "${src}/${scp}"
-            log "stage 3: ${src}/${scp}: ${n} utterances in ${_nj} jobs (logs: ${logdir}/dump_${name}.*.log)"
-            ${train_cmd} JOB=1:"${_nj}" "${logdir}/dump_${name}.JOB.log" \
-                python -m espnet2_speecht5.bin.dump_audio convert --fs "${fs}" \
-                    --in_scp "${out}/split${_nj}/${name}.JOB.scp" --outdir "${out}/jobs/${name}/JOB"
-        done
-    fi
+    local n _nj scp name list cut logdir=${out}/logs
+    list=${src}/wav.scp cut=""  # with Kaldi segments, each job cuts its segments out of wav.scp's recordings
+    [ ! -f "${src}/segments" ] || { list=${src}/segments; cut="--recordings ${src}/wav.scp"; }
+    n=$(wc -l <"${list}")
+    _nj=$(min "${nj}" "${n}")
+    mkdir -p "${logdir}" && rm -rf "${out}/split${_nj}"
+    for scp in ${audio_files}; do  # the input and the second recording of a pair (vc, se)
+        [ -f "${src}/${scp}" ] || continue
+        name=${scp%.scp}
+        [ "${scp}" != wav.scp ] || scp=$(basename "${list}")
+        split_scp.py --num_splits "${_nj}" --out_pattern "${out}/split${_nj}/${name}.JOB.scp" "${src}/${scp}"
+        log "stage 3: ${src}/${scp}: ${n} utterances in ${_nj} jobs (logs: ${logdir}/dump_${name}.*.log)"
+        # shellcheck disable=SC2086
+        ${train_cmd} JOB=1:"${_nj}" "${logdir}/dump_${name}.JOB.log" \
+            python -m espnet2_speecht5.bin.dump_audio convert --fs "${fs}" ${cut} \
+                --in_scp "${out}/split${_nj}/${name}.JOB.scp" --outdir "${out}/jobs/${name}/JOB"
+    done
     python -m espnet2_speecht5.bin.dump_audio merge --fs "${fs}" --skip_bad_audio "${skip_bad_audio}" \
         --src "${src}" --jobs_dir "${out}/jobs" --nj "${_nj}" --outdir "${out}"
 }

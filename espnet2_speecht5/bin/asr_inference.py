@@ -66,7 +66,7 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--penalty", type=float, default=0.0, help="bonus per output token")
     group.add_argument("--maxlenratio", type=float, default=0.0, help="0: end detection; <0: absolute length")
     group.add_argument("--minlenratio", type=float, default=0.0)
-    group.add_argument("--ctc_weight", type=float, default=0.3)
+    group.add_argument("--ctc_weight", type=float, default=None, help="default 0.3; 0 for an ST model")
     group.add_argument("--lm_weight", type=float, default=0.0)
     group = parser.add_argument_group("Text")
     group.add_argument("--token_type", type=str_or_none, default=None, choices=["char", "bpe", "word", None])

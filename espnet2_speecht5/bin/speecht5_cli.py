@@ -6,6 +6,7 @@ folder, an http(s) URL, a Hugging Face id ``owner/name``, or a transformers Spee
 Usage::
 
     speecht5 transcribe --model exp/asr/asr_valid.acc.best.zip a.wav b.flac ...   # one line per file
+    speecht5 translate --model exp_de/st_train_char/st_train_char_valid.acc.best.zip a.wav ...   # ST: one line per file
     speecht5 synthesize --model exp/tts/tts.zip --text "the pen is red" --out pen.wav [--speaker NAME|x.npy]
     speecht5 synthesize --model exp/tts/tts.zip --text_file lines.txt --outdir wavs/   # "<name> <text>" lines
     speecht5 convert --model microsoft/speecht5_vc --source in.wav --target-speaker x.npy --out out.wav
@@ -61,6 +62,13 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--ctc_weight", type=float, default=None, help="default: the packed inference config's")
     p.add_argument("--names", type=str2bool, default=None,
                    help="print 'file<TAB>text' (default: only with several files)")
+
+    p = sub.add_parser("translate", help="speech translation of audio files (an ST model)")
+    _add_model(p)
+    p.add_argument("files", nargs="+", help="audio files (any rate/channels; converted to 16 kHz mono)")
+    p.add_argument("--beam_size", type=int, default=None, help="default: the packed inference config's")
+    p.add_argument("--names", type=str2bool, default=None,
+                   help="print 'file<TAB>translation' (default: only with several files)")
 
     p = sub.add_parser("synthesize", help="text to speech")
     _add_model(p)
@@ -169,15 +177,21 @@ def _write_wav(path: Path, wav: Any, rate: int) -> None:
 def transcribe(args: argparse.Namespace) -> int:
     from espnet2_speecht5.inference.speech2text import Speech2Text
 
-    options = _set({"device": args.device}, beam_size=args.beam_size, ctc_weight=args.ctc_weight)
+    translating = args.command == "translate"
+    options = _set({"device": args.device}, beam_size=args.beam_size,
+                   ctc_weight=None if translating else args.ctc_weight)
     asr = Speech2Text.from_pretrained(args.model, cache_dir=args.cache_dir, **options)
+    if asr.translates != translating:
+        other = "translate" if asr.translates else "transcribe"
+        raise DataError(f"is {'a translation' if asr.translates else 'a recognition'} model: use speecht5 {other}",
+                        args.model)
     names = args.names if args.names is not None else len(args.files) > 1
 
     def one(path: str) -> None:
         text = asr.transcribe(path)
         print(f"{path}\t{text}" if names else text, flush=True)
 
-    return _each(args.files, "transcribe", one)
+    return _each(args.files, args.command, one)
 
 
 def _text_lines(path: str) -> List[Tuple[str, str]]:
@@ -312,6 +326,7 @@ def task_of_packed_config(zip_path: str, meta: dict, tasks: List[Any]) -> Any:
 
 COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
     "transcribe": transcribe,
+    "translate": transcribe,
     "synthesize": synthesize,
     "convert": convert,
     "enhance": enhance,

@@ -47,6 +47,9 @@ TARGETS: Dict[str, TransformersTarget] = {
                               text_decoder=True, untrained=CTC_HEAD,
                               untrained_note="the CTC head (ctc.ctc_lo) is untrained (zero weights): decode with "
                                              "ctc_weight 0"),
+    # a transformers SpeechT5ForSpeechToText folder imports as ASR (it cannot say it translates)
+    "st": TransformersTarget("st", "s2t", "SpeechT5ForSpeechToText", "st", "espnet2_speecht5.tasks.st:STTask",
+                             text_decoder=True, importable=False),
     "tts": TransformersTarget("tts", "t2s", "SpeechT5ForTextToSpeech", "tts", "espnet2_speecht5.tasks.tts:TTSTask",
                               text_decoder=False),
     "vc": TransformersTarget("vc", "s2s", "SpeechT5ForSpeechToSpeech", "s2st", "espnet2_speecht5.tasks.vc:VCTask",

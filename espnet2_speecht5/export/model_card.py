@@ -45,6 +45,29 @@ From the shell:
 speecht5 transcribe --model {model_ref} speech.wav
 ```""",
     },
+    "st": {
+        "units": "Output",
+        "pipeline_tag": "automatic-speech-recognition",
+        "title": "speech translation",
+        "does": "It translates 16 kHz speech into text of another language: raw waveform -> speech-encoder "
+        "pre-net -> Transformer encoder -> text decoder over the target-language tokens, trained with label-smoothed "
+        "cross-entropy (and, where the config says so, CTC on the source transcript).",
+        "usage": """```python
+import soundfile
+from espnet2_speecht5.inference.speech2text import Speech2Text
+
+speech2text = Speech2Text.from_pretrained("{model_ref}")
+speech, rate = soundfile.read("speech.wav")  # 16 kHz mono
+translation = speech2text.transcribe(speech)
+print(translation)
+```
+
+From the shell:
+
+```bash
+speecht5 translate --model {model_ref} speech.wav
+```""",
+    },
     "tts": {
         "units": "Input",
         "citation": "espnet_tts",
@@ -302,6 +325,14 @@ transformers counterpart and is not in `model.safetensors`; ESPnet's joint CTC/a
 (above) uses it and usually gives lower error rates."""
 
 
+def _transformers_st(ref: str, details: CardDetails) -> str:
+    body = _transformers_asr(ref, details)
+    body = body[: body.index("This runs the attention decoder alone.")]
+    return body + ("This is greedy search; ESPnet's beam search (above) decodes the way the scores of RESULTS.md "
+                   "were made. A CTC head over the source language, if the model was trained with one, served "
+                   "training only and is not in `model.safetensors`.")
+
+
 def _transformers_tts(ref: str, details: CardDetails) -> str:
     space = 'tokens.index("<space>") if ch == " " else ' if details.token_type == "char" else ""
     eos = " + [model.config.eos_token_id]" if details.append_eos else ""
@@ -379,7 +410,8 @@ soundfile.write("enhanced.wav", speech.numpy(), 16000)
 
 def _transformers_section(task: str, model_ref: str, details: CardDetails) -> str:
     ref = details.folder_ref or model_ref
-    bodies = {"asr": _transformers_asr, "tts": _transformers_tts, "vc": _transformers_vc, "se": _transformers_se}
+    bodies = {"asr": _transformers_asr, "st": _transformers_st, "tts": _transformers_tts, "vc": _transformers_vc,
+              "se": _transformers_se}
     body = bodies[task](ref, details)
     if task in ("vc", "se"):  # the network reads no text: tokens.txt holds only the special tokens
         return f"### transformers\n\n{body}\n"

@@ -169,7 +169,7 @@ def export_transformers(train_config: PathLike, model_file: PathLike, outdir: Pa
                 "id order")
     if target.untrained:
         logger.info(f"{', '.join(target.untrained)}: no transformers counterpart, left out of model.safetensors")
-    elif getattr(model.net.speech_decoder_prenet, "always_dropout", True) is False:
+    elif getattr(getattr(model.net, "speech_decoder_prenet", None), "always_dropout", True) is False:
         logger.warning("the model turns its speech-decoder pre-net dropout off at inference; transformers "
                        "always applies it")
     return list(TRANSFORMERS_FILES)

@@ -50,7 +50,7 @@ class DecodeRequest:
     penalty: float = 0.0
     maxlenratio: float = 0.0
     minlenratio: float = 0.0
-    ctc_weight: float = 0.3
+    ctc_weight: Optional[float] = None
     lm_weight: float = 0.0
     token_type: Optional[str] = None
     bpemodel: Optional[str] = None

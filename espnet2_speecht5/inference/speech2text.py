@@ -50,16 +50,30 @@ def require_file(path: Optional[PathLike], what: str) -> Path:
     return p
 
 
-def load_asr_model(config: PathLike, model_file: Optional[PathLike], device: str = "cpu") -> Tuple[Any, Any]:
-    """Build the model from its training ``config.yaml`` and load ``model_file``; returns (model, args)."""
-    from espnet2_speecht5.tasks.asr import ASRTask
+def text_output_task(config: Path) -> Any:
+    """The espnet2 task of a speech-to-text ``config.yaml``: ST when it has ST's ``src_token_list``
+    option (null or a list), ASR otherwise."""
+    import yaml
 
+    from espnet2_speecht5.tasks.asr import ASRTask
+    from espnet2_speecht5.tasks.st import STTask
+
+    try:
+        with open(config, encoding="utf-8") as f:
+            conf = yaml.safe_load(f)
+    except yaml.YAMLError as err:
+        raise DataError(f"not a YAML file ({str(err).splitlines()[0]})", config) from None
+    return STTask if isinstance(conf, dict) and "src_token_list" in conf else ASRTask
+
+
+def load_asr_model(config: PathLike, model_file: Optional[PathLike], device: str = "cpu") -> Tuple[Any, Any]:
+    """Build the model (ASR or ST) from its training ``config.yaml`` and load ``model_file``; returns (model, args)."""
     config = require_file(config, "--asr_train_config")
     if model_file is not None:
         model_file = require_file(model_file, "--asr_model_file")
     # The network comes from the config alone; the weights are loaded without unpickling code
     # (ESPnet's own loader unpickles the whole file, code included).
-    model, args = ASRTask.build_model_from_file(config, None, device)
+    model, args = text_output_task(config).build_model_from_file(config, None, device)
     if model_file is not None:
         from espnet2_speecht5.checkpoint.weights import load_weights
 
@@ -93,7 +107,8 @@ class Speech2Text:
         lm_train_config, lm_file: an optional language model (``espnet2.bin.lm_train``).
         token_type, bpemodel: override the tokenizer of the training config.
         device: ``cpu`` or ``cuda``.
-        beam_size: hypotheses kept; ctc_weight: CTC share of the model score (0..1);
+        beam_size: hypotheses kept; ctc_weight: CTC share of the model score (0..1; default 0.3, and
+        0 for an ST model, whose CTC head is over the source language);
         lm_weight: language model weight; penalty: bonus per token;
         maxlenratio: maximum output length as a ratio of encoder frames (0: until end is detected;
         negative: an absolute length); minlenratio: the same for the minimum; nbest: results kept.
@@ -109,7 +124,7 @@ class Speech2Text:
         bpemodel: Optional[str] = None,
         device: str = "cpu",
         beam_size: int = 10,
-        ctc_weight: float = 0.3,
+        ctc_weight: Optional[float] = None,
         lm_weight: float = 0.0,
         penalty: float = 0.0,
         maxlenratio: float = 0.0,
@@ -124,6 +139,8 @@ class Speech2Text:
         model, args = load_asr_model(asr_train_config, asr_model_file, device)
         if not isinstance(model, SpeechT5ASRModel):
             raise DataError(f"not a SpeechT5 ASR configuration ({type(model).__name__})", asr_train_config)
+        if ctc_weight is None:
+            ctc_weight = 0.3 if getattr(model, "ctc", None) is not None else 0.0
         if not 0.0 <= ctc_weight <= 1.0:
             raise DataError(f"ctc_weight must be in [0, 1], got {ctc_weight}")
         model.to(dtype=getattr(torch, dtype)).eval()
@@ -137,11 +154,13 @@ class Speech2Text:
         token_list = list(model.token_list or args.token_list)
         self.token_list = token_list
 
-        scorers: Dict[str, Any] = dict(
-            decoder=SpeechT5DecoderScorer(model),
-            ctc=ScanCTCPrefixScorer(ctc=model.ctc, eos=model.eos),
-            length_bonus=LengthBonus(len(token_list)),
-        )
+        scorers: Dict[str, Any] = dict(decoder=SpeechT5DecoderScorer(model), length_bonus=LengthBonus(len(token_list)))
+        if getattr(model, "ctc", None) is not None:
+            scorers["ctc"] = ScanCTCPrefixScorer(ctc=model.ctc, eos=model.eos)
+        elif ctc_weight != 0.0:
+            # ST: the optional CTC head is over the source language, not the decoder's tokens
+            raise DataError(f"ctc_weight must be 0 for a model without a CTC head over its output tokens "
+                            f"({type(model).__name__}), got {ctc_weight}")
         weights = dict(decoder=1.0 - ctc_weight, ctc=ctc_weight, length_bonus=penalty, lm=lm_weight)
         lm = load_lm(lm_train_config, lm_file, device)
         if lm is not None:
@@ -175,7 +194,7 @@ class Speech2Text:
         """Build from a packed model.
 
         Args:
-            model_tag: a stage-12 zip, an unpacked or exported folder, an http(s) URL of a zip, a
+            model_tag: a stage-12 zip (ASR or ST), an unpacked or exported folder, an http(s) URL of a zip, a
                 Hugging Face id ``owner/name``, or a transformers SpeechT5ForSpeechToText folder
                 (converted once into the cache; it has no CTC head, so ``ctc_weight`` defaults to 0).
                 See :func:`espnet2_speecht5.hub.resolve.resolve`.
@@ -187,6 +206,8 @@ class Speech2Text:
         from espnet2_speecht5.hub.resolve import converted_transformers, resolve
 
         resolved = resolve(model_tag, cache_dir)
+        if kwargs.get("ctc_weight", 0.0) is None:  # not given: the packed inference config's, else the model's default
+            del kwargs["ctc_weight"]
         if resolved.layout == "transformers":
             files = converted_transformers(resolved.root, "asr", cache_dir)
             if kwargs.get("ctc_weight", 0.0) != 0.0:
@@ -194,7 +215,10 @@ class Speech2Text:
                                kwargs["ctc_weight"])
             kwargs["ctc_weight"] = 0.0
         else:
-            files = resolved.require("asr_train_config", "asr_model_file")
+            # an ST zip names its files st_*; the model loads the same way (the config says which task)
+            kind = "st" if "st_train_config" in resolved.files else "asr"
+            found = resolved.require(f"{kind}_train_config", f"{kind}_model_file")
+            files = {"asr_train_config": found[f"{kind}_train_config"], "asr_model_file": found[f"{kind}_model_file"]}
             for key in ("lm_train_config", "lm_file"):
                 if key in resolved.files:
                     files[key] = resolved.files[key]
@@ -204,8 +228,15 @@ class Speech2Text:
             kwargs.setdefault(key, value)
         return cls(**kwargs)
 
+    @property
+    def translates(self) -> bool:
+        """Whether the model is a speech translation model (its output is another language)."""
+        from espnet2_speecht5.models.st import SpeechT5STModel
+
+        return isinstance(self.model, SpeechT5STModel)
+
     def transcribe(self, audio: AudioInput, rate: Optional[int] = None) -> str:
-        """The best hypothesis for one utterance, as text.
+        """The best hypothesis for one utterance, as text (a translation for an ST model).
 
         Args:
             audio: a file path, or a (L,) waveform (at ``rate``, default 16 kHz).

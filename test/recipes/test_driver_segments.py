@@ -86,7 +86,7 @@ def test_a_segmented_data_dir_runs_stages_1_to_5_with_speed_perturbation(tmp_pat
     proc = run(recipe, "--stage", "1", "--stop_stage", "5", "--speed_perturb_factors", "0.9 1.0")
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = (recipe / "exp" / "logs" / "stage3_dump.log").read_text()
-    assert "stage 3: data/train_sp/segments: 12 segments of 4 recordings in 2 jobs" in log
+    assert "stage 3: data/train_sp/segments: 12 utterances in 2 jobs" in log
     dumped = recipe / "dump" / "raw" / "train_sp"
     lengths = dict(line.split() for line in (dumped / "utt2num_samples").read_text().splitlines())
     assert len(lengths) == 12

@@ -59,14 +59,6 @@ def test_each_stage_names_the_stage_to_run_first(fresh_recipe: Path, stage: int,
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("task", ["st"])
-def test_other_tasks_stop_at_stage_7(tmp_path: Path, task: str):
-    recipe = make_toy_recipe(tmp_path, task)
-    proc = run(recipe, "--stage", "7", "--stop_stage", "13")
-    assert proc.returncode != 0
-    assert f"stage 7 is not implemented for task {task}" in proc.stderr
-
-
 def test_bad_options_give_one_line(fresh_recipe: Path):
     proc = run(fresh_recipe, "--stage", "9", "--stop_stage", "9", "--lm_file", "/no/such/lm.pth")
     assert proc.returncode != 0

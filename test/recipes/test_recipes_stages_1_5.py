@@ -12,9 +12,9 @@ from repo_testing import copy_recipe, run_recipe
 MINI_TASKS = ["asr", "tts", "st", "vc", "sid", "se", "pretrain"]
 
 
-def check_dump(recipe: Path, dset: str) -> int:
+def check_dump(recipe: Path, dset: str, dumpdir: str = "dump") -> int:
     """Check a dumped set (16 kHz mono FLAC, lengths recorded) and return its utterance count."""
-    dumped = recipe / "dump" / "raw" / dset
+    dumped = recipe / dumpdir / "raw" / dset
     scp = (dumped / "wav.scp").read_text().splitlines()
     lengths = dict(line.split() for line in (dumped / "utt2num_samples").read_text().splitlines())
     assert [line.split()[0] for line in scp] == sorted(lengths)
@@ -33,10 +33,12 @@ def test_mini_speecht5_stages_1_to_5(tmp_path: Path, mini_corpus_env: dict, task
     recipe = copy_recipe("mini_speecht5", f"{task}1", tmp_path)
     proc = run_recipe(recipe, "--stage", "1", "--stop_stage", "5", "--nj", "2", env=mini_corpus_env)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert check_dump(recipe, "train") >= 100
-    assert check_dump(recipe, "dev") >= 10
+    # st1 keeps each target language apart: dump_de/, exp_de/, data/token_list_de/
+    dumpdir, token_lists = ("dump_de", recipe / "data" / "token_list_de") if task == "st" else \
+        ("dump", recipe / "data" / "token_list")
+    assert check_dump(recipe, "train", dumpdir) >= 100
+    assert check_dump(recipe, "dev", dumpdir) >= 10
     assert "outputs: data in" in proc.stderr
-    token_lists = recipe / "data" / "token_list"
     if task == "se":  # three noisy copies of each training utterance; the recorded-noise test set
         train = (recipe / "dump" / "raw" / "train" / "wav.scp").read_text().splitlines()
         originals = [line for line in train if "-n" not in line.split()[0]]
@@ -49,6 +51,9 @@ def test_mini_speecht5_stages_1_to_5(tmp_path: Path, mini_corpus_env: dict, task
     elif task in ("asr", "tts", "st", "pretrain"):
         tokens = (token_lists / "char" / "tokens.txt").read_text().split()
         assert tokens[:2] == ["<blank>", "<unk>"] and tokens[-1] == "<sos/eos>"
+    if task == "st":  # the German target's own list
+        target = (token_lists / "tgt_char" / "tokens.txt").read_text().split()
+        assert target[:2] == ["<blank>", "<unk>"] and target[-1] == "<sos/eos>" and set(target) != set(tokens)
 
 
 def test_mini_speecht5_rerun_is_fast_and_keeps_outputs(tmp_path: Path, mini_corpus_env: dict):

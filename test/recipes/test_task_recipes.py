@@ -29,7 +29,7 @@ ROWS = {
     "asr": ("s2t", True, ("cer", "wer")),
     "tts": ("t2s", True, ("mcd", "cer", "wer", "spk_sim")),
     "pretrain": (None, True, ("acc_mlm", "loss_mlm", "loss_mel_l1", "loss_stop_bce", "loss_text_ce", "acc_text")),
-    "st": ("s2t", False, ("bleu", "chrf")),
+    "st": ("s2t", True, ("bleu", "chrf")),
     "vc": ("s2s", True, ("mcd", "mcd_source", "cer", "spk_sim_target", "spk_sim_source")),
     "sid": ("s2c", True, ("accuracy", "top5")),
     "se": ("s2s", True, ("pesq", "stoi", "cer", "pesq_noisy", "stoi_noisy", "cer_noisy", "cer_clean")),
