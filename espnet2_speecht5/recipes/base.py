@@ -232,7 +232,7 @@ class TaskRecipe:
         if self.token_lists == "speakers":
             make_speaker_list(require(train / "utt2spk", 4), Path(ctx.token_list_dir) / "spk")
             return
-        if ctx.pretrained_model:
+        if ctx.pretrained_model and self.shares_pretrained_tokens:
             self._pretrained_token_list(ctx)
         else:
             source_text = self.token_text(ctx)

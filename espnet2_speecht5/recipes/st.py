@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from espnet2_speecht5.recipes.base import Context, TaskRecipe
 from espnet2_speecht5.recipes.files import require
@@ -41,6 +41,19 @@ def score_options(score_args: str) -> argparse.Namespace:
 
 class STRecipe(TaskRecipe):
     """Speech translation (stages 1-13)."""
+
+    # the vocabulary-sized part of the network: a new target embedding (and its tied output layer)
+    TARGET_EMBEDDING_PARTS = ("text_decoder_prenet", "text_decoder_postnet")
+
+    @property
+    def shares_pretrained_tokens(self) -> bool:
+        """No: the decoder writes the target language, so its embedding starts anew (the official recipe's
+        choice) and stage 5 makes both lists from the data, whatever the pre-training model's list."""
+        return False
+
+    def pretrained_parts(self, train_config: Optional[Path] = None) -> Tuple[str, ...]:
+        """The speech pre-net, the encoder and the decoder of a pre-training model; not its text embedding."""
+        return tuple(part for part in self.network_parts if part not in self.TARGET_EMBEDDING_PARTS)
 
     def data_options(self, ctx: Context, mode: str, data: Path) -> List[str]:
         if mode == "test":

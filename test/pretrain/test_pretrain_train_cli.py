@@ -245,3 +245,32 @@ def test_fine_tuning_vc_takes_the_speech_side_parts_without_a_token_list(trained
     for key, value in vc.net.state_dict().items():
         expected = state[f"net.{key}"] if key in loaded else fresh[key]  # anything else keeps its initialisation
         assert torch.equal(value, expected), key
+
+
+def test_fine_tuning_st_takes_encoder_and_decoder_with_a_new_target_embedding(trained, tmp_path: Path):
+    from pretrain_data import NET_CONF
+
+    from espnet2_speecht5.bin import pretrained_init
+    from espnet2_speecht5.checkpoint.io import load_checkpoint
+    from espnet2_speecht5.models.st import SpeechT5STModel
+    from espnet2_speecht5.tasks.common import net_config_from_conf
+    from espnet2_speecht5.train.checks import load_init_param
+
+    pretrained = trained["exp"] / "valid.acc_mlm.best.pth"
+    german = ["<blank>", "<unk>", "<space>", "d", "e", "r", "ü", "ß", "<sos/eos>"]  # not the pre-training list
+    (tmp_path / "tgt.txt").write_text("\n".join(german) + "\n")
+    pretrained_init.main(["params", "--pretrained_model", str(pretrained), "--task", "st", "--token_list",
+                          str(tmp_path / "tgt.txt"), "--out", str(tmp_path / "init.pth"),
+                          "--cache_dir", str(tmp_path / "cache")])
+    init = load_checkpoint(tmp_path / "init.pth")
+    assert {key.split(".")[1] for key in init} == {"speech_prenet", "encoder", "decoder"}
+    torch.manual_seed(0)
+    st = SpeechT5STModel(len(german), german, net_config_from_conf(NET_CONF))
+    embedding = st.net.text_decoder_prenet.embed_tokens.weight.detach().clone()
+    load_init_param(f"{tmp_path / 'init.pth'}:net:net", st, ignore_init_mismatch=False)
+    state = load_checkpoint(pretrained)
+    for key, value in st.net.state_dict().items():
+        if key.startswith("text_decoder_prenet."):
+            assert torch.equal(value, embedding)  # the target embedding is the new one
+        else:
+            assert torch.equal(value, state[f"net.{key}"]), key

@@ -131,3 +131,21 @@ def test_st_train_runs_an_epoch_with_the_source_ctc_and_stores_both_token_lists(
     state = torch.load(out / "1epoch.pth", weights_only=True)
     assert state["src_ctc.ctc_lo.weight"].shape == (len(SRC_TOKENS), 32)
     assert (out / "images" / "loss_ctc_src.png").is_file() and (out / "images" / "loss_att.png").is_file()
+
+
+def test_the_encoder_of_a_trained_asr_model_initialises_the_st_model(tmp_path: Path):
+    """conf/train_asr_init.yaml's init_param lines: the ASR model's speech pre-net and encoder, nothing else."""
+    from espnet2_speecht5.models.asr import SpeechT5ASRModel
+    from espnet2_speecht5.train.checks import load_init_param
+
+    torch.manual_seed(5)
+    asr = SpeechT5ASRModel(len(SRC_TOKENS), SRC_TOKENS, net_config_from_conf(NET_CONF))
+    torch.save(asr.state_dict(), tmp_path / "asr.pth")
+    st = make_model()
+    decoder_before = {k: v.clone() for k, v in st.net.decoder.state_dict().items()}
+    for part in ("speech_prenet", "encoder"):
+        load_init_param(f"{tmp_path / 'asr.pth'}:net.{part}:net.{part}", st, ignore_init_mismatch=False)
+    for part in ("speech_prenet", "encoder"):
+        ours, theirs = getattr(st.net, part).state_dict(), getattr(asr.net, part).state_dict()
+        assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+    assert all(torch.equal(v, decoder_before[k]) for k, v in st.net.decoder.state_dict().items())
