@@ -183,6 +183,11 @@ class SpeechT5AbsTask(AbsTask):
     def add_common_arguments(cls, parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
         """The network and text preprocessing options; returns the "Preprocess related" group."""
         add_network_arguments(parser, dict(cls.default_model_conf), cls.model_conf_help, cls.reads_text)
+        parser.add_argument(
+            "--keep_last_epochs", type=int, default=0,
+            help="also keep the models of the last N epochs (in <output_dir>/last_epochs/) and write their "
+                 "average, last<N>epochs.ave.pth, when training ends (0: off)",
+        )  # fmt: skip
         group = parser.add_argument_group(description="Preprocess related")
         group.add_argument("--use_preprocessor", type=str2bool, default=True, help=cls.use_preprocessor_help)
         group.add_argument("--token_type", type=str, default=cls.token_types[0], choices=list(cls.token_types))

@@ -9,6 +9,9 @@ What changes against :class:`espnet2.train.trainer.Trainer` (its training loop i
 * Content: the checkpoint also holds the random generators' states (``random_state``), and the
   reporter is stored in a weights-only loadable form (see :mod:`espnet2_speecht5.train.train_state`).
   ESPnet already stores the model, optimizers, schedulers and the AMP scaler.
+* Last epochs: with ``keep_last_epochs: N``, each ``<n>epoch.pth`` is also kept in ``last_epochs/``
+  (the newest N), and ``last<N>epochs.ave.pth`` is their average when training ends
+  (:mod:`espnet2_speecht5.checkpoint.last_epochs`).
 * Resume: reads through :func:`espnet2_speecht5.checkpoint.io.load_checkpoint`. A truncated or
   corrupt ``checkpoint.pth`` falls back to ``checkpoint.prev.pth`` with one warning line; when both
   are unusable a one-line :class:`~espnet2_speecht5.checkpoint.io.CheckpointError` names both.
@@ -50,6 +53,8 @@ from espnet2_speecht5.checkpoint.atomic_files import (
     remove_stale_temporaries,
 )
 from espnet2_speecht5.checkpoint.io import CheckpointError, load_checkpoint
+from espnet2_speecht5.checkpoint.last_epochs import EPOCH_FILE, average_last_epochs, keep_epoch_model
+from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.train.train_state import capture_random_state, from_plain, restore_random_state, to_plain
 
 CHECKPOINT_NAME = "checkpoint.pth"
@@ -126,6 +131,10 @@ def save_checkpoint_file(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
         atomic_torch_save(with_training_state(obj), path, previous_checkpoint(path), _pause_for_tests)
     else:
         atomic_torch_save(obj, path)
+        run = _RUN.get()
+        keep = getattr(run[0], "keep_last_epochs", 0) if run is not None else 0
+        if keep > 0 and run is not None and run[1] and EPOCH_FILE.match(path.name):
+            keep_epoch_model(path, keep)
 
 
 def load_checkpoint_file(f: Any, *args: Any, **kwargs: Any) -> Any:
@@ -282,6 +291,18 @@ class SpeechT5Trainer(Trainer):
                 )
         finally:
             _RUN.reset(token)
+        keep = getattr(trainer_options, "keep_last_epochs", 0)
+        if keep > 0 and writer:
+            average_last_epochs(trainer_options.output_dir, keep)
+
+    @classmethod
+    def build_options(cls, args: Any) -> Any:
+        """ESPnet's trainer options, plus ``keep_last_epochs`` (see :mod:`espnet2_speecht5.checkpoint.last_epochs`)."""
+        options = super().build_options(args)
+        options.keep_last_epochs = int(getattr(args, "keep_last_epochs", 0) or 0)
+        if options.keep_last_epochs < 0:
+            raise DataError(f"keep_last_epochs must be 0 or more, not {options.keep_last_epochs}")
+        return options
 
     @classmethod
     def train_one_epoch(cls, *args: Any, **kwargs: Any) -> bool:

@@ -128,3 +128,5 @@ def test_the_config_is_the_papers() -> None:
     assert config["net_conf"]["mask_time_prob"] == 0.5 and config["net_conf"]["mask_channel_prob"] == 0.5
     decode = yaml.safe_load((REPO_ROOT / "egs2" / "must_c" / "st1" / "conf" / "decode.yaml").read_text())
     assert decode["beam_size"] == 5 and decode["ctc_weight"] == 0.0
+    assert config["keep_last_epochs"] == 10 and "--inference_model last10epochs.ave.pth" in (
+        REPO_ROOT / "egs2" / "must_c" / "st1" / "run.sh").read_text()

@@ -149,3 +149,29 @@ def test_the_encoder_of_a_trained_asr_model_initialises_the_st_model(tmp_path: P
         ours, theirs = getattr(st.net, part).state_dict(), getattr(asr.net, part).state_dict()
         assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
     assert all(torch.equal(v, decoder_before[k]) for k, v in st.net.decoder.state_dict().items())
+
+
+def test_keep_last_epochs_keeps_the_newest_models_and_writes_their_average(st_data, tmp_path: Path):
+    from espnet2_speecht5.checkpoint.io import load_checkpoint
+
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(dict(
+        net_conf=NET_CONF, batch_type="unsorted", batch_size=2, max_epoch=3, num_workers=0, num_att_plot=0,
+        optim="adam", optim_conf=dict(lr=0.001), best_model_criterion=[["valid", "loss", "min"]],
+        keep_nbest_models=1, keep_last_epochs=2,
+    )))  # fmt: skip
+    data = []
+    for mode in ("train", "valid"):
+        data += [f"--{mode}_data_path_and_name_and_type", f"{st_data['wav.scp']},speech,sound",
+                 f"--{mode}_data_path_and_name_and_type", f"{st_data['text.tgt']},text,text",
+                 f"--{mode}_shape_file", str(st_data["wav.scp"])]  # fmt: skip
+    out = tmp_path / "exp"
+    st_train.main(["--config", str(config), "--token_list", str(st_data["tgt_tokens.txt"]),
+                   "--output_dir", str(out), "--ngpu", "0", *data])  # fmt: skip
+    assert sorted(p.name for p in (out / "last_epochs").iterdir()) == ["2epoch.pth", "3epoch.pth"]
+    two, three = (load_checkpoint(out / "last_epochs" / f"{n}epoch.pth") for n in (2, 3))
+    average = load_checkpoint(out / "last2epochs.ave.pth")
+    key = "net.text_decoder_prenet.embed_tokens.weight"
+    assert not torch.equal(two[key], three[key])
+    assert torch.allclose(average[key], (two[key] + three[key]) / 2, atol=1e-6)
+    assert set(average) == set(three)

@@ -39,6 +39,7 @@ fi
     --tgt_bpemode unigram \
     --tgt_nbpe 8000 \
     --max_wav_duration 30 \
+    --inference_model last10epochs.ave.pth \
     --ngpu 1 \
     --dumpdir "dump_${tgt_lang}" \
     --expdir "exp_${tgt_lang}" \
