@@ -116,8 +116,9 @@ def train_sentencepiece(
             )
         except RuntimeError as err:
             detail = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            option = "--tgt_nbpe" if Path(text_file).name == "text.tgt" else "--nbpe"  # st's target list
             raise DataError(
-                f"cannot train a {model_type} model of {vocab_size} pieces on this text: {detail} (change --nbpe)",
+                f"cannot train a {model_type} model of {vocab_size} pieces on this text: {detail} (change {option})",
                 text_file,
             ) from None
     finally:

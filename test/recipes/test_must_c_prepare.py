@@ -120,6 +120,16 @@ def test_stages_1_to_5_cut_the_talks_and_make_both_token_lists(recipe: Path, tmp
     assert (tokens / "tgt_bpe_unigram26" / "bpe.model").is_file() and (tokens / "char" / "tokens.txt").is_file()
 
 
+def test_a_target_vocabulary_too_large_for_the_text_names_the_target_option(recipe: Path, tmp_path: Path) -> None:
+    must_c = fake_must_c(tmp_path / "must_c")
+    proc = run_recipe(recipe, "--stage", "1", "--stop_stage", "5", "--nj", "1", "--tgt_nbpe", "500",
+                      env={"MUST_C": str(must_c)})
+    assert proc.returncode != 0
+    error = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")][0]
+    assert error.startswith("ERROR: dump_de/raw/train.en-de/text.tgt: cannot train a unigram model of 500 pieces")
+    assert error.endswith("(change --tgt_nbpe)")
+
+
 def test_the_config_is_the_papers() -> None:
     config = yaml.safe_load((REPO_ROOT / "egs2" / "must_c" / "st1" / "conf" / "train.yaml").read_text())
     assert config["optim_conf"]["lr"] == 0.0002 and config["scheduler_conf"]["warmup_steps"] == 25000
