@@ -74,12 +74,15 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(cmd: Optional[List[str]] = None) -> None:
-    parser = get_parser()
-    args = parser.parse_args(cmd)
+def decode(args: argparse.Namespace, model_options: str = "--asr_train_config and --asr_model_file") -> None:
+    """Decode the set the parsed ``args`` name; ``model_options``: how the error names the model options."""
     if not args.model_tag and not args.asr_train_config:
-        fail("give --asr_train_config and --asr_model_file, or --model_tag")
+        fail(f"give {model_options}, or --model_tag")
     run_request(decode_set, DecodeRequest, args)
+
+
+def main(cmd: Optional[List[str]] = None) -> None:
+    decode(get_parser().parse_args(cmd))
 
 
 if __name__ == "__main__":

@@ -17,14 +17,9 @@ from __future__ import annotations
 import sys
 from typing import List, Optional
 
+import numpy as np
+
 from espnet2_speecht5.bin import asr_inference
-from espnet2_speecht5.bin.cli import fail, run_request
-from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
-
-with quiet_espnet():
-    import numpy as np
-
-    from espnet2_speecht5.inference.asr_decoding import DecodeRequest, decode_set
 
 
 def main(cmd: Optional[List[str]] = None) -> None:
@@ -34,10 +29,7 @@ def main(cmd: Optional[List[str]] = None) -> None:
     group = parser.add_argument_group("ST model (ESPnet ST's names)")
     group.add_argument("--st_train_config", dest="asr_train_config", help="config.yaml of the ST training")
     group.add_argument("--st_model_file", dest="asr_model_file", help="parameters of the ST model (*.pth)")
-    args = parser.parse_args(cmd)
-    if not args.model_tag and not args.asr_train_config:
-        fail("give --st_train_config and --st_model_file, or --model_tag")
-    run_request(decode_set, DecodeRequest, args)
+    asr_inference.decode(parser.parse_args(cmd), "--st_train_config and --st_model_file")
 
 
 if __name__ == "__main__":
