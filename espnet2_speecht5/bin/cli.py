@@ -63,6 +63,12 @@ def run_request(body: Callable[[Any], Any], request_class: type, args: argparse.
         fail(f"{err.strerror or err}: {err.filename}" if err.filename else str(err))
 
 
+def add_quantization_argument(parser: argparse.ArgumentParser) -> None:
+    """``--quantize_model``: int8 linear layers for CPU inference (ESPnet's ``--quantize_asr_model``)."""
+    parser.add_argument("--quantize_model", type=str2bool, default=False,
+                        help="int8 weights and activations in the linear layers (CPU only)")
+
+
 def add_speech_generation_arguments(group: argparse._ArgumentGroup, length_unit: str) -> None:
     """The options of every mel-generating entry point (TTS, VC): stop rule, pre-net dropout, vocoder, plots.
 

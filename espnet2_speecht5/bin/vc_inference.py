@@ -19,7 +19,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from espnet2_speecht5.bin.cli import add_speech_generation_arguments, run_request
+from espnet2_speecht5.bin.cli import add_quantization_argument, add_speech_generation_arguments, run_request
 from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
 
 with quiet_espnet():
@@ -42,6 +42,7 @@ def get_parser(
     parser.add_argument("--log_level", default="INFO", choices=["ERROR", "WARNING", "INFO", "DEBUG"])
     parser.add_argument("--output_dir", type=str, required=True)
     parser.add_argument("--ngpu", type=int, default=0, help="0: CPU; 1: the first GPU")
+    add_quantization_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="seeds the pre-net dropout")
     group = parser.add_argument_group("Input data")
     group.add_argument("--data_path_and_name_and_type", type=str2triple_str, required=True, action="append",

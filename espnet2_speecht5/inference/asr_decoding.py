@@ -54,6 +54,7 @@ class DecodeRequest:
     lm_weight: float = 0.0
     token_type: Optional[str] = None
     bpemodel: Optional[str] = None
+    quantize_model: bool = False
 
 
 def check_inputs(data: Sequence[Tuple[str, str, str]], key_file: Optional[str]) -> Dict[str, Tuple[int, int]]:
@@ -103,6 +104,7 @@ def decode_set(request: DecodeRequest) -> None:
         minlenratio=request.minlenratio,
         nbest=request.nbest,
         dtype=request.dtype,
+        quantize_model=request.quantize_model,
     )
     if request.model_tag:
         speech2text = Speech2Text.from_pretrained(request.model_tag, **options)

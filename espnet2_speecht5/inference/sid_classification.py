@@ -39,6 +39,7 @@ class ClassifyRequest:
     batch_size: int = 1
     ngpu: int = 0
     num_workers: int = 0
+    quantize_model: bool = False
 
 
 def format_top(best: List[Tuple[str, float]]) -> str:
@@ -58,7 +59,7 @@ def classify_set(request: ClassifyRequest) -> Dict[str, str]:
     if request.ngpu > 1:
         raise DataError("--ngpu must be 0 or 1 (run several jobs for more)")
     sid = Speech2Label(request.classification_train_config, request.classification_model_file,
-                       device="cuda" if request.ngpu > 0 else "cpu")
+                       device="cuda" if request.ngpu > 0 else "cpu", quantize_model=request.quantize_model)
     loader = SIDTask.build_streaming_iterator(
         data_path_and_name_and_type=request.data_path_and_name_and_type,
         dtype="float32",

@@ -19,6 +19,7 @@ from typing import Any, List, Optional, Tuple
 import torch
 
 from espnet2_speecht5.inference.audio_input import AudioInput, load_input_audio
+from espnet2_speecht5.inference.precision import apply_quantization
 from espnet2_speecht5.inference.speech2text import require_file
 from espnet2_speecht5.models.sid import SpeechT5SIDModel
 from espnet2_speecht5.runtime.errors import DataError
@@ -51,11 +52,13 @@ class Speech2Label:
         classification_train_config, classification_model_file: ``config.yaml`` and weights of a
             SID model (the names are those of ESPnet's ``classification`` pack kind).
         device: ``cpu`` or ``cuda``.
+        quantize_model: int8 linear layers for CPU inference (:mod:`espnet2_speecht5.inference.precision`).
     """
 
     def __init__(self, classification_train_config: PathLike, classification_model_file: Optional[PathLike] = None,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", quantize_model: bool = False) -> None:
         self.model, self.train_args = load_sid_model(classification_train_config, classification_model_file, device)
+        apply_quantization(self.model, quantize_model, device)
         self.device = device
 
     @property

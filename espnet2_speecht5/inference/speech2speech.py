@@ -36,6 +36,7 @@ import torch
 
 from espnet2_speecht5.checkpoint.convert import check_state, read_hf_folder, read_ours
 from espnet2_speecht5.inference.audio_input import AudioInput, load_input_audio
+from espnet2_speecht5.inference.precision import apply_quantization
 from espnet2_speecht5.inference.text2speech import SynthesisResult
 from espnet2_speecht5.models.vc import encoder_lengths
 from espnet2_speecht5.nets.compositions import SpeechToSpeech, build_network
@@ -116,6 +117,7 @@ class Speech2Speech:
         seed: seeds that dropout, so that a run is reproducible.
         speaker_table: a Kaldi ark or scp of named x-vectors (the training targets' means that
             stage 12 packs), so that ``speaker`` can be a name.
+        quantize_model: int8 linear layers for CPU inference (:mod:`espnet2_speecht5.inference.precision`).
     """
 
     sample_rate = 16000
@@ -134,6 +136,7 @@ class Speech2Speech:
         s2st_train_config: Optional[PathLike] = None,
         s2st_model_file: Optional[PathLike] = None,
         speaker_table: Optional[PathLike] = None,
+        quantize_model: bool = False,
     ) -> None:
         if (model is None) == (s2st_train_config is None):
             raise DataError("give either a speech-to-speech network (model) or a VC or SE training config "
@@ -150,6 +153,7 @@ class Speech2Speech:
             self.uses_speaker_embedding = trained.use_speaker_embedding
         if prenet_dropout is not None:
             self.net.speech_decoder_prenet.always_dropout = prenet_dropout
+        apply_quantization(self.net, quantize_model, device)
         self.device = device
         self.threshold = threshold
         self.minlenratio = minlenratio

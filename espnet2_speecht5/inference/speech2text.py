@@ -29,6 +29,7 @@ from espnet2.text.build_tokenizer import build_tokenizer
 from espnet2.text.token_id_converter import TokenIDConverter
 
 from espnet2_speecht5.inference.audio_input import AudioInput, load_input_audio
+from espnet2_speecht5.inference.precision import apply_quantization
 from espnet2_speecht5.models.asr import SpeechT5ASRModel
 from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.runtime.types import PathLike
@@ -112,6 +113,7 @@ class Speech2Text:
         lm_weight: language model weight; penalty: bonus per token;
         maxlenratio: maximum output length as a ratio of encoder frames (0: until end is detected;
         negative: an absolute length); minlenratio: the same for the minimum; nbest: results kept.
+        quantize_model: int8 linear layers for CPU inference (:mod:`espnet2_speecht5.inference.precision`).
     """
 
     def __init__(
@@ -131,6 +133,7 @@ class Speech2Text:
         minlenratio: float = 0.0,
         nbest: int = 1,
         dtype: str = "float32",
+        quantize_model: bool = False,
     ) -> None:
         if lm_file is not None or lm_train_config is not None:  # fail fast, before the ASR model loads
             require_file(lm_file, "--lm_file")
@@ -144,6 +147,7 @@ class Speech2Text:
         if not 0.0 <= ctc_weight <= 1.0:
             raise DataError(f"ctc_weight must be in [0, 1], got {ctc_weight}")
         model.to(dtype=getattr(torch, dtype)).eval()
+        apply_quantization(model, quantize_model, device)
         self.model = model
         self.asr_train_args = args
         self.device = device

@@ -28,6 +28,7 @@ from espnet2.text.cleaner import TextCleaner
 from espnet2.text.token_id_converter import TokenIDConverter
 
 from espnet2_speecht5.checkpoint.weights import load_weights
+from espnet2_speecht5.inference.precision import apply_quantization
 from espnet2_speecht5.inference.speech2text import require_file
 from espnet2_speecht5.models.tts import SpeechT5TTSModel
 from espnet2_speecht5.runtime.errors import DataError
@@ -100,6 +101,7 @@ class Text2Speech:
         seed: seeds the pre-net dropout, so that a run is reproducible.
         speaker_table: a Kaldi ark or scp of named x-vectors (the training speakers' means that
             stage 12 packs), so that :meth:`synthesize` can take a speaker by name.
+        quantize_model: int8 linear layers for CPU inference (:mod:`espnet2_speecht5.inference.precision`).
     """
 
     def __init__(
@@ -115,9 +117,11 @@ class Text2Speech:
         prenet_dropout: Optional[bool] = None,
         seed: int = 0,
         speaker_table: Optional[PathLike] = None,
+        quantize_model: bool = False,
     ) -> None:
         model, args = load_tts_model(train_config, model_file, device)
         model.eval()
+        apply_quantization(model, quantize_model, device)
         if prenet_dropout is not None:
             model.net.speech_decoder_prenet.always_dropout = prenet_dropout
         self.model = model

@@ -50,6 +50,7 @@ class SynthesisRequest:
     vocoder: str = "griffin_lim"
     vocoder_file: Optional[str] = None
     num_plots: int = 3
+    quantize_model: bool = False
 
 
 def read_text(path: str, keys: Optional[List[str]]) -> Dict[str, str]:
@@ -144,6 +145,7 @@ def synthesize_set(request: SynthesisRequest) -> None:
         vocoder_file=request.vocoder_file,
         prenet_dropout=request.prenet_dropout,
         seed=request.seed,
+        quantize_model=request.quantize_model,
     )
     if tts.uses_speaker_embedding and spembs_path is None:
         raise DataError("the model uses speaker embeddings: add 'xvector.scp,spembs,kaldi_ark' to the data")

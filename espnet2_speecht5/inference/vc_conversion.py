@@ -54,6 +54,7 @@ class ConversionRequest:
     vocoder: str = "griffin_lim"
     vocoder_file: Optional[str] = None
     num_plots: int = 3
+    quantize_model: bool = False
     # what the log and the plot titles call the output and the reference (se: enhanced, clean)
     output_word: str = "converted"
     reference_word: str = "target"
@@ -117,6 +118,7 @@ def convert_set(request: ConversionRequest) -> None:
         vocoder_file=request.vocoder_file,
         prenet_dropout=request.prenet_dropout,
         seed=request.seed,
+        quantize_model=request.quantize_model,
     )
     if vc.uses_speaker_embedding and spembs_path is None:
         raise DataError("the model uses target x-vectors: add 'xvector.scp,spembs,kaldi_ark' to the data")
