@@ -64,21 +64,36 @@ def table_rows(work: Workload) -> List[Row]:
     n, beam, frames = work.asr_tokens, work.beam, work.tts_frames
     secs = f"{work.audio_seconds:g} s"
     ours, ref = ("ours", ""), ("ref", "")
+    int8, ref_int8 = ("ours", "int8"), ("ref", "int8")
+    utts = work.testset_utts
     return [
         Row("a", f"ASR greedy, {secs} audio, {n} tokens", ours, ref, target=0.5),
+        Row("a", "ASR greedy, ours int8 vs the reference fp32", int8, ref, target=0.4),
+        Row("a", "ASR greedy, ours int8 vs the reference with torch.ao dynamic int8", int8, ref_int8),
         Row("b", f"ASR beam {beam}, {n} tokens, ours without CTC", ("ours", "ctc0"), ref, target=0.5),
         Row("b", f"ASR beam {beam}, {n} tokens, ours with CTC 0.3", ("ours", "ctc0.3"), ref, target=0.8),
         Row("c", f"TTS generation, {work.tts_chars} chars -> {frames} frames", ours, ref, "generate", 0.4),
         Row("c", f"HiFi-GAN vocoder, {frames} frames", ours, ref, "vocoder"),
         Row("c", "TTS generation + vocoder", ours, ref, "total"),
+        Row("c", "TTS generation, ours int8 vs the reference fp32", int8, ref, "generate", 0.5),
+        Row("c", "TTS generation, ours int8 vs the reference with torch.ao dynamic int8", int8, ref_int8, "generate"),
         Row("d", f"S2T train step, {work.train_batch} x {secs}, {work.train_label_tokens} labels, ours CTC 0 "
-            "(like for like)", ("ours", "ctc0"), ref, target=0.8, memory_target=0.7, training=True),
+            "(like for like)", ("ours", "ctc0"), ref, target=0.8, memory_target=0.8, training=True),
         Row("d", "S2T train step, ours CTC 0.3 (our recipe's loss)", ("ours", "ctc0.3"), ref, target=0.8,
-            memory_target=0.7, training=True),
+            memory_target=0.8, training=True),
+        Row("d", "S2T train step, bf16 autocast on both sides, ours CTC 0", ("ours", "ctc0+bf16"), ("ref", "bf16"),
+            target=0.8, training=True),
         Row("e", f"TTS train step, {work.train_batch} x {work.tts_chars} chars -> {frames} frames, ours from the "
             "waveform", ours, ref, target=0.8, training=True),
         Row("e", "TTS train step, ours minus its log-mel extraction", ours, ref, target=0.8,
             minus_extra="features", training=True),
+        Row("e", "TTS train step, bf16 autocast on both sides", ("ours", "bf16"), ("ref", "bf16"), target=0.8,
+            training=True),
+        Row("f", f"Test-set decoding, {utts} utts of {work.testset_seconds[0]:g}-{work.testset_seconds[1]:g} s, "
+            f"beam {beam}, {work.testset_tokens} tokens each; ours utterance-batched fp32 vs generate at its best "
+            "batch size", ours, ref, target=0.5),
+        Row("f", "Test-set decoding, ours utterance-batched int8 vs generate (fp32) at its best batch size", int8,
+            ref, target=0.5),
     ]
 
 
@@ -97,9 +112,10 @@ def _times(rounds: List[Dict[str, Any]], part: str, minus_extra: Optional[str] =
     return out
 
 
-def probe_flops_per_s(results: Dict[Key, List[Dict[str, Any]]]) -> Optional[float]:
-    """Median over rounds of the probe's best FLOP/s; None when case g did not run."""
-    rounds = results.get(("g", "probe", ""))
+def probe_flops_per_s(results: Dict[Key, List[Dict[str, Any]]], variant: str = "") -> Optional[float]:
+    """Median over rounds of the probe's best FLOP/s (``variant`` ``bf16``: the bf16 probe); None when
+    that probe did not run."""
+    rounds = results.get(("g", "probe", variant))
     if not rounds:
         return None
     return median([r["info"]["probe_flops"] / r["seconds"]["best"] for r in rounds])
@@ -201,13 +217,16 @@ def verdict(line: Line) -> str:
     return f"{text}: {'met' if ok else 'not met'}"
 
 
-def markdown_table(lines: List[Line], limit: Optional[float], cuda: bool) -> str:
-    """The main table: medians, ratios, memory, model FLOP utilisation (and rates on cuda)."""
+def markdown_table(lines: List[Line], limit: Optional[float], cuda: bool, bf16_limit: Optional[float] = None) -> str:
+    """The main table: medians, ratios, memory, model FLOP utilisation against ``limit`` (and against
+    ``bf16_limit``, the bf16 matmul probe, on the CPU), and rates on cuda."""
     mem = "peak GPU MB" if cuda else "peak RSS MB"
     head = [
         "case", "workload", "ours s", "ref s", "ours/ref time", "target", f"ours {mem}", f"ref {mem}",
         "ours/ref mem", "ours RSS growth MB", "ref RSS growth MB", "ours MFU", "ref MFU",
     ]
+    if not cuda:
+        head += ["ours MFU (bf16 probe)", "ref MFU (bf16 probe)"]
     if cuda:
         head += ["ours units/s", "ref units/s", "unit"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -219,6 +238,8 @@ def markdown_table(lines: List[Line], limit: Optional[float], cuda: bool) -> str
             fmt(mem_a), fmt(mem_b), fmt(line.memory_ratio), fmt(a.growth_mb), fmt(b.growth_mb),
             pct(a.utilisation(limit)), pct(b.utilisation(limit)),
         ]
+        if not cuda:
+            cells += [pct(a.utilisation(bf16_limit)), pct(b.utilisation(bf16_limit))]
         if cuda:
             cells += [fmt(a.rate()), fmt(b.rate()), "tokens" if line.row.case in "ab" else "frames/labels"]
         out.append("| " + " | ".join(cells) + " |")

@@ -185,11 +185,14 @@ def render(args: argparse.Namespace, work: Workload, results: Dict[reporting.Key
     counts = sorted({rounds_for(c, args) for c in args.case_list})
     out += [f"| rounds | {', '.join(map(str, counts))} (inference {rounds_for('a', args)}, training "
             f"{rounds_for('d', args)}) |", ""]
-    out += ["### Medians and ratios (ours / reference)", "", reporting.markdown_table(lines, limit, cuda), ""]
+    bf16_probe = reporting.probe_flops_per_s(results, "bf16")
+    out += ["### Medians and ratios (ours / reference)", "",
+            reporting.markdown_table(lines, limit, cuda, None if cuda else bf16_probe), ""]
     if probe is not None:
         dtype = results[("g", "probe", "")][0]["info"]["dtype"]
         out += [f"g: matmul probe {work.matmul_n} x {work.matmul_n} @ {work.matmul_n} x {work.matmul_n} ({dtype}, "
-                f"best of 5 per round): {probe / 1e9:.1f} GFLOP/s.", ""]
+                f"best of 5 per round): {probe / 1e9:.1f} GFLOP/s."
+                + (f" The same probe in bfloat16: {bf16_probe / 1e9:.1f} GFLOP/s." if bf16_probe else ""), ""]
     if cuda and limit is not None:
         out += [f"GPU bf16 dense peak used for MFU: {limit / 1e12:.0f} TFLOP/s.", ""]
     floor = reporting.decode_floor(results)

@@ -44,6 +44,7 @@ from workloads import (
     our_config,
     speaker_vectors,
     token_ids,
+    variant_flags,
     waveforms,
 )
 
@@ -60,15 +61,18 @@ class Context:
     device: torch.device
     weights: Path
     seed: int = 0
+    bf16: bool = False  # bf16 autocast on the CPU too (variant flag ``bf16``)
 
     @property
     def cuda(self) -> bool:
         return self.device.type == "cuda"
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        """bf16 autocast on cuda; nothing on cpu (fp32)."""
+        """bf16 autocast on cuda, and on cpu with the ``bf16`` flag; nothing otherwise (fp32)."""
         if self.cuda:
             return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.bf16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def sync(self) -> None:
@@ -225,6 +229,24 @@ def forbid_eos_scorer(eos: int, vocab: int) -> Any:
     return ForbidEos()
 
 
+def int8_ours(net: torch.nn.Module) -> torch.nn.Module:
+    """Our int8 inference: every linear layer an ``Int8DynamicLinear`` (``--quantize_model``)."""
+    from espnet2_speecht5.nets.int8_linear import quantize_linear_layers
+
+    check(quantize_linear_layers(net) > 0, "no linear layer was quantised")
+    return net
+
+
+def int8_ref(model: torch.nn.Module) -> torch.nn.Module:
+    """The reference with torch's own dynamic int8 quantisation of its linear layers (deprecated in
+    torch, but what a transformers user on the CPU would reach for)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 def case_a(ctx: Context, impl: str, variant: str) -> Bench:
     """ASR greedy decoding of exactly ``asr_tokens`` tokens from one utterance.
 
@@ -240,6 +262,8 @@ def case_a(ctx: Context, impl: str, variant: str) -> Bench:
 
         net = our_s2t(ctx)
         weights = decoder_step_weights(net)
+        if "int8" in variant_flags(variant):
+            net, weights = int8_ours(net), []
 
         def run() -> torch.Tensor:
             return greedy_speech_to_text(net, wav, max_len=n + 1, min_len=n + 1)
@@ -249,6 +273,8 @@ def case_a(ctx: Context, impl: str, variant: str) -> Bench:
     else:
         hf = ref_model(ctx, "s2t")
         weights = []
+        if "int8" in variant_flags(variant):
+            hf = int8_ref(hf)
 
         def run() -> torch.Tensor:
             return hf.generate(wav, num_beams=1, do_sample=False, min_new_tokens=n, max_new_tokens=n)
@@ -385,12 +411,16 @@ def case_c(ctx: Context, impl: str, variant: str) -> Bench:
         from espnet2_speecht5.search.greedy import generate_speech
 
         net, vocoder = our_t2s(ctx), our_vocoder(ctx)
+        if "int8" in variant_flags(variant):
+            net = int8_ours(net)
 
         def generate() -> torch.Tensor:
             out = generate_speech(net, net.encode(ids), spk, fixed_steps=steps)
             return out.mel[0]
     else:
         hf, vocoder = ref_model(ctx, "t2s"), ref_model(ctx, "hifigan")
+        if "int8" in variant_flags(variant):
+            hf = int8_ref(hf)
         # transformers' rule: steps = int(S * ratio / r); half a step of slack keeps float rounding off.
         ratio = (steps + 0.5) * cfg.reduction_factor / chars
 
@@ -500,9 +530,9 @@ def case_e(ctx: Context, impl: str, variant: str) -> Bench:
 
 
 def case_g(ctx: Context, impl: str, variant: str) -> Bench:
-    """The matmul probe: n x n @ n x n (fp32 on cpu, bf16 on cuda), best of 5."""
+    """The matmul probe: n x n @ n x n (fp32 on cpu, bf16 on cuda or with the ``bf16`` flag), best of 5."""
     n = ctx.work.matmul_n
-    dtype = torch.bfloat16 if ctx.cuda else torch.float32
+    dtype = torch.bfloat16 if ctx.cuda or ctx.bf16 else torch.float32
     a = torch.randn(n, n, generator=torch.Generator().manual_seed(ctx.seed)).to(ctx.device, dtype)
     b = torch.randn(n, n, generator=torch.Generator().manual_seed(ctx.seed + 1)).to(ctx.device, dtype)
     flops = 2.0 * n**3
@@ -650,7 +680,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--prepare", action="store_true", help="write the random transformers weights and exit")
     parser.add_argument("--case", choices=sorted(CASES))
     parser.add_argument("--impl", choices=("ours", "ref", "probe"))
-    parser.add_argument("--variant", default="", help="ours only: ctc0 / ctc0.3 (cases b and d)")
+    parser.add_argument("--variant", default="",
+                        help="flags joined by +: ctc0 / ctc0.3 (ours, cases b, d), int8 (a, c, f), bf16 (d, e, g)")
     parser.add_argument("--size", choices=("base", "tiny"), default="base", help="tiny = the --quick workload")
     parser.add_argument("--weights", type=Path, required=True, help="folder of the prepared weights")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
@@ -665,7 +696,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def build_context(args: argparse.Namespace) -> Context:
     torch.set_num_threads(args.threads)
     work = BASE if args.size == "base" else QUICK
-    return Context(work, torch.device(args.device), args.weights, args.seed)
+    return Context(work, torch.device(args.device), args.weights, args.seed, bf16="bf16" in variant_flags(args.variant))
 
 
 @contextlib.contextmanager

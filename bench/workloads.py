@@ -113,17 +113,26 @@ def mel_targets(batch: int, frames: int, bins: int, seed: int) -> torch.Tensor:
 # Which rows each case produces: (case, variant, label). The variant names the worker option that
 # makes our implementation differ within a case (ctc weight); "ref" rows have variant "".
 CASE_VARIANTS: Dict[str, List[Tuple[str, str]]] = {
-    "a": [("ours", ""), ("ref", "")],
+    "a": [("ours", ""), ("ref", ""), ("ours", "int8"), ("ref", "int8")],
     "b": [("ours", "ctc0"), ("ref", ""), ("ours", "ctc0.3")],
-    "c": [("ours", ""), ("ref", "")],
-    "d": [("ours", "ctc0"), ("ref", ""), ("ours", "ctc0.3")],
-    "e": [("ours", ""), ("ref", "")],
-    "g": [("probe", "")],
+    "c": [("ours", ""), ("ref", ""), ("ours", "int8"), ("ref", "int8")],
+    "d": [("ours", "ctc0"), ("ref", ""), ("ours", "ctc0.3"), ("ours", "ctc0+bf16"), ("ref", "bf16")],
+    "e": [("ours", ""), ("ref", ""), ("ours", "bf16"), ("ref", "bf16")],
+    "f": [("ours", ""), ("ours", "int8"), ("ref", "")],
+    "g": [("probe", ""), ("probe", "bf16")],
 }
 TRAINING_CASES = ("d", "e")
-ALL_CASES = ("a", "b", "c", "d", "e", "g")
+ALL_CASES = ("a", "b", "c", "d", "e", "f", "g")
+
+
+def variant_flags(variant: str) -> List[str]:
+    """``"ctc0.3+bf16"`` -> ``["ctc0.3", "bf16"]``: a variant is flags joined by ``+``."""
+    return [flag for flag in variant.split("+") if flag]
 
 
 def ctc_weight_of(variant: str) -> float:
-    """``ctc0.3`` -> 0.3; ``""`` -> 0."""
-    return float(variant[3:]) if variant.startswith("ctc") else 0.0
+    """``ctc0.3`` (alone or among other flags) -> 0.3; no ``ctc`` flag -> 0."""
+    for flag in variant_flags(variant):
+        if flag.startswith("ctc"):
+            return float(flag[3:])
+    return 0.0

@@ -183,6 +183,13 @@ class Speech2Text:
             pre_beam_score_key=None if ctc_weight == 1.0 else "full",
         )
         self.beam_search.to(device=device, dtype=getattr(torch, dtype)).eval()
+        # B utterances x beam hypotheses per decoder call (see :meth:`batch`); ESPnet's search remains
+        # the path for what the batched one does not cover (a language model, CTC weight 1).
+        self.utterance_batch_search = None
+        if lm is None and ctc_weight < 1.0:
+            from espnet2_speecht5.search.utterance_batch_beam_search import UtteranceBatchBeamSearch
+
+            self.utterance_batch_search = UtteranceBatchBeamSearch(model, beam_size, ctc_weight, penalty)
 
         token_type = token_type or args.token_type
         bpemodel = bpemodel if bpemodel is not None else getattr(args, "bpemodel", None)
@@ -248,6 +255,58 @@ class Speech2Text:
         text, tokens, _, _ = self(load_input_audio(audio, rate))[0]
         return text if text is not None else " ".join(tokens)
 
+    def _as_waveform(self, speech: Union[torch.Tensor, np.ndarray, str, Path]) -> torch.Tensor:
+        """A path, array or (1, L) tensor -> (L,) tensor on the model's device and dtype."""
+        if isinstance(speech, (str, Path)):
+            speech = load_input_audio(speech)
+        if isinstance(speech, np.ndarray):
+            speech = torch.from_numpy(speech)
+        if speech.dim() == 2:
+            if speech.size(0) != 1:
+                raise ValueError("give one utterance per list item")
+            speech = speech[0]
+        return speech.to(device=self.device, dtype=getattr(torch, self.dtype))
+
+    def _results(self, hyps: List[Any]) -> List[Result]:
+        results: List[Result] = []
+        for hyp in hyps[: self.nbest]:
+            token_int = [int(t) for t in hyp.yseq[1:-1].tolist()]
+            token_int = [t for t in token_int if t not in (self.model.blank_id, self.model.eos)]
+            tokens = self.converter.ids2tokens(token_int)
+            text = self.tokenizer.tokens2text(tokens) if self.tokenizer is not None else None
+            results.append((text, tokens, token_int, hyp))
+        return results
+
+    @torch.no_grad()
+    def batch(self, speeches: List[Union[torch.Tensor, np.ndarray, str, Path]]) -> List[List[Result]]:
+        """Recognise several utterances, beam-searching them together.
+
+        Each utterance is encoded on its own (the waveform pre-net's group norm would see another
+        utterance's padding in a padded batch), then one search runs B utterances x ``beam_size``
+        hypotheses through each decoder and CTC call. The results equal those of calling this object
+        on each utterance (``test/asr/test_utterance_batch_search.py``). With a language model or
+        CTC weight 1, the utterances are decoded one at a time.
+
+        Returns:
+            for each utterance, what :meth:`__call__` returns for it.
+        """
+        if self.utterance_batch_search is None or len(speeches) == 1:
+            return [self(speech) for speech in speeches]
+        hidden = []
+        for speech in speeches:
+            wav = self._as_waveform(speech)[None]
+            enc, _ = self.model.encode(wav, torch.tensor([wav.size(1)], dtype=torch.long, device=self.device))
+            hidden.append(enc.hidden[0])
+        lengths = torch.tensor([h.size(0) for h in hidden], dtype=torch.long)
+        padded = torch.nn.utils.rnn.pad_sequence(hidden, batch_first=True)
+        found = self.utterance_batch_search(padded, lengths, self.maxlenratio, self.minlenratio)
+        out = []
+        for index, hyps in enumerate(found):
+            # none ended (a minimum length too long for the limit): ESPnet's search retries with a
+            # smaller minimum; let it
+            out.append(self._results(hyps) if hyps else self(speeches[index]))
+        return out
+
     @torch.no_grad()
     def __call__(self, speech: Union[torch.Tensor, np.ndarray, str, Path]) -> List[Result]:
         """Recognise one utterance.
@@ -258,23 +317,8 @@ class Speech2Text:
         Returns:
             up to ``nbest`` tuples (text, tokens, token ids, hypothesis), best first.
         """
-        if isinstance(speech, (str, Path)):
-            speech = load_input_audio(speech)
-        if isinstance(speech, np.ndarray):
-            speech = torch.from_numpy(speech)
-        if speech.dim() == 2:
-            if speech.size(0) != 1:
-                raise ValueError("Speech2Text takes one utterance at a time")
-            speech = speech[0]
-        speech = speech.to(device=self.device, dtype=getattr(torch, self.dtype))[None]
+        speech = self._as_waveform(speech)[None]
         lengths = torch.tensor([speech.size(1)], dtype=torch.long, device=self.device)
         enc, _ = self.model.encode(speech, lengths)
         hyps = self.beam_search(x=enc.hidden[0], maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)
-        results: List[Result] = []
-        for hyp in hyps[: self.nbest]:
-            token_int = [int(t) for t in hyp.yseq[1:-1].tolist()]
-            token_int = [t for t in token_int if t not in (self.model.blank_id, self.model.eos)]
-            tokens = self.converter.ids2tokens(token_int)
-            text = self.tokenizer.tokens2text(tokens) if self.tokenizer is not None else None
-            results.append((text, tokens, token_int, hyp))
-        return results
+        return self._results(hyps)

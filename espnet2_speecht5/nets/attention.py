@@ -126,6 +126,18 @@ class MultiHeadAttention(nn.Module):
                 logits = logits + bias
             weights = torch.softmax(logits, dim=-1)
             context = torch.matmul(F.dropout(weights, drop, self.training), v)
+        elif static_past and k.size(0) != q.size(0):
+            # Utterance-batched beam search: B utterances' keys/values (B, H, S, d) for B x n query
+            # rows, n consecutive rows per utterance. Fold each utterance's rows into its query axis.
+            weights = None
+            batch, heads, length, dim = q.shape
+            groups = k.size(0)
+            if batch % groups:
+                raise ValueError(f"{batch} query rows do not split into {groups} utterances")
+            per = batch // groups
+            folded = q.view(groups, per, heads, length, dim).transpose(1, 2).reshape(groups, heads, per * length, dim)
+            context = F.scaled_dot_product_attention(folded, k, v, attn_mask=bias, dropout_p=drop, scale=self.scale)
+            context = context.view(groups, heads, per, length, dim).transpose(1, 2).reshape(batch, heads, length, dim)
         elif bias is None and _shared_rows(k, v):
             # Beam search: every hypothesis attends to the same encoder output, cached once and
             # expanded (batch stride 0). Fold the batch into the query axis and attend once, instead

@@ -54,7 +54,13 @@ class ScanCTCPrefixScore(CTCPrefixScoreTH):
 
     Same constructor, same state tuples and the same scores (within float rounding; the
     log-zero sentinels of impossible paths may differ slightly, and both mean probability 0).
+
+    ``row_utterance`` (a (BW,) tensor, or None) names the utterance of each hypothesis row, for a
+    search whose utterances hold different numbers of rows or leave the batch when they finish;
+    None means ESPnet's layout, ``BW / B`` consecutive rows per utterance.
     """
+
+    row_utterance: Optional[torch.Tensor] = None
 
     def __call__(
         self,
@@ -78,14 +84,16 @@ class ScanCTCPrefixScore(CTCPrefixScoreTH):
         device, dtype, frames = self.device, self.dtype, self.input_length
         output_length = len(y[0]) - 1
         n_bh = len(y)
-        n_hyps = n_bh // self.batch
         hyp = torch.arange(n_bh, device=device)
-        utterance = hyp // n_hyps
-        last = torch.tensor([int(seq[-1]) for seq in y], device=device)
+        utterance = self.row_utterance if self.row_utterance is not None else hyp // (n_bh // self.batch)
+        if isinstance(y, torch.Tensor):
+            last = y[:, -1].to(device)
+        else:
+            last = torch.tensor([int(seq[-1]) for seq in y], device=device)
 
         if state is None:
             r_prev = torch.full((frames, 2, n_bh), self.logzero, dtype=dtype, device=device)
-            r_prev[:, 1] = torch.cumsum(self.x[0, :, :, self.blank], 0).repeat_interleave(n_hyps, dim=1)
+            r_prev[:, 1] = torch.cumsum(self.x[0, :, :, self.blank], 0)[:, utterance]
             s_prev: Any = 0.0
             f_min_prev, f_max_prev = 0, 1
         else:

@@ -188,6 +188,11 @@ class SpeechT5AbsTask(AbsTask):
             help="also keep the models of the last N epochs (in <output_dir>/last_epochs/) and write their "
                  "average, last<N>epochs.ave.pth, when training ends (0: off)",
         )  # fmt: skip
+        parser.add_argument(
+            "--bf16", type=str2bool, default=False,
+            help="run the forward passes of training and validation under bf16 autocast, on the CPU too "
+                 "(fast where the CPU has AMX or AVX-512 BF16; weights, gradients and the optimizer stay fp32)",
+        )  # fmt: skip
         group = parser.add_argument_group(description="Preprocess related")
         group.add_argument("--use_preprocessor", type=str2bool, default=True, help=cls.use_preprocessor_help)
         group.add_argument("--token_type", type=str, default=cls.token_types[0], choices=list(cls.token_types))

@@ -9,6 +9,8 @@ What changes against :class:`espnet2.train.trainer.Trainer` (its training loop i
 * Content: the checkpoint also holds the random generators' states (``random_state``), and the
   reporter is stored in a weights-only loadable form (see :mod:`espnet2_speecht5.train.train_state`).
   ESPnet already stores the model, optimizers, schedulers and the AMP scaler.
+* bf16: with ``bf16: true``, the forward passes run under bf16 autocast on the CPU as on a GPU
+  (:func:`forward_autocast`); ESPnet's ``use_amp`` is cuda-only.
 * Last epochs: with ``keep_last_epochs: N``, each ``<n>epoch.pth`` is also kept in ``last_epochs/``
   (the newest N), and ``last<N>epochs.ave.pth`` is their average when training ends
   (:mod:`espnet2_speecht5.checkpoint.last_epochs`).
@@ -257,6 +259,38 @@ class _SkippedUpdateCounter(logging.Filter):
         return True
 
 
+@contextmanager
+def forward_autocast(enabled: bool, device: str) -> Iterator[None]:
+    """With ``enabled``, every forward pass of ESPnet's training and validation loops runs under
+    ``torch.autocast(device, torch.bfloat16)``; backward passes and optimizer steps stay outside it.
+
+    ESPnet's loops wrap each forward in ``autocast(use_amp, ...)``, its ``torch.cuda.amp`` alias,
+    which does nothing on the CPU. For the duration of the run that name is pointed at torch's
+    device-generic autocast in bf16 instead (bf16 keeps fp32's exponent range, so no loss scaler).
+    """
+    if not enabled:
+        yield
+        return
+    import espnet2.train.trainer as espnet_trainer
+
+    from espnet2_speecht5.runtime.cpu_features import has_bf16_units
+
+    if device == "cpu" and not has_bf16_units():
+        logging.warning("bf16: this CPU has neither AMX-BF16 nor AVX-512 BF16, so bf16 runs emulated and is "
+                        "likely slower than fp32")
+    logging.info("bf16: forward passes run under torch.autocast(%s, bfloat16)", device)
+
+    def bf16_autocast(enabled: bool = True, **_: Any) -> Any:
+        return torch.autocast(device_type=device, dtype=torch.bfloat16)
+
+    saved = espnet_trainer.autocast
+    espnet_trainer.autocast = bf16_autocast
+    try:
+        yield
+    finally:
+        espnet_trainer.autocast = saved
+
+
 class SpeechT5Trainer(Trainer):
     """ESPnet's Trainer with atomic checkpoint files, a fallback checkpoint and full-state resume."""
 
@@ -277,8 +311,9 @@ class SpeechT5Trainer(Trainer):
         if writer:
             remove_stale_temporaries(trainer_options.output_dir)
         token = _RUN.set((trainer_options, writer))
+        device = "cuda" if distributed_option.ngpu > 0 else "cpu"
         try:
-            with safe_checkpoint_files():
+            with safe_checkpoint_files(), forward_autocast(getattr(trainer_options, "bf16", False), device):
                 super().run(
                     model=model,
                     optimizers=optimizers,
@@ -300,6 +335,9 @@ class SpeechT5Trainer(Trainer):
         """ESPnet's trainer options, plus ``keep_last_epochs`` (see :mod:`espnet2_speecht5.checkpoint.last_epochs`)."""
         options = super().build_options(args)
         options.keep_last_epochs = int(getattr(args, "keep_last_epochs", 0) or 0)
+        options.bf16 = bool(getattr(args, "bf16", False))
+        if options.bf16 and options.use_amp:
+            raise DataError("give use_amp (ESPnet's float16/bfloat16 on a GPU, with a loss scaler) or bf16, not both")
         if options.keep_last_epochs < 0:
             raise DataError(f"keep_last_epochs must be 0 or more, not {options.keep_last_epochs}")
         return options

@@ -1,0 +1,33 @@
+"""What the CPU offers for low-precision arithmetic (read from ``/proc/cpuinfo`` on Linux)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import FrozenSet
+
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+INT8_FLAGS = ("amx_int8", "avx512_vnni", "avx_vnni")
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> FrozenSet[str]:
+    """The ``flags`` of the first processor in ``/proc/cpuinfo``; empty where it cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def has_bf16_units() -> bool:
+    """Whether the CPU computes bf16 natively (AMX-BF16 or AVX-512 BF16); without them bf16 runs
+    emulated, slower than fp32."""
+    return any(flag in cpu_flags() for flag in BF16_FLAGS)
+
+
+def has_int8_units() -> bool:
+    """Whether the CPU has int8 dot-product instructions (AMX-INT8, AVX-512 VNNI or AVX-VNNI)."""
+    return any(flag in cpu_flags() for flag in INT8_FLAGS)
