@@ -6,7 +6,7 @@ with each int8 implementation that runs here, in one process with the same input
 
     tools/venv/bin/python bench/int8_backends.py [--threads 2]
 
-Implementations: ours (``espnet2_speecht5.nets.int8_linear``, ``torch._int_mm``); torch's
+Implementations: ours (``espnet2_speecht5.nets.int8_linear``, both kernels); torch's
 ``torch.ao.quantization.quantize_dynamic`` (deprecated); torchao's
 ``Int8DynamicActivationInt8WeightConfig`` and ``Int8WeightOnlyConfig`` in eager mode, when torchao
 is installed (it is not one of the project's requirements). Prints a markdown table of medians and
@@ -45,11 +45,14 @@ def median_ms(run: Callable[[], torch.Tensor], repeats: int) -> float:
 
 
 def builders() -> Dict[str, Callable[[nn.Module], Optional[nn.Module]]]:
-    def ours(model: nn.Module) -> nn.Module:
-        from espnet2_speecht5.nets.int8_linear import quantize_linear_layers
+    def ours(kernel: str) -> Callable[[nn.Module], Optional[nn.Module]]:
+        def build(model: nn.Module) -> nn.Module:
+            from espnet2_speecht5.nets.int8_linear import quantize_linear_layers
 
-        quantize_linear_layers(model)
-        return model
+            quantize_linear_layers(model, kernel=kernel)
+            return model
+
+        return build
 
     def torch_ao(model: nn.Module) -> nn.Module:
         with warnings.catch_warnings():
@@ -68,7 +71,8 @@ def builders() -> Dict[str, Callable[[nn.Module], Optional[nn.Module]]]:
         return build
 
     return {
-        "ours: Int8DynamicLinear (torch._int_mm)": ours,
+        "ours, kernel fbgemm (the default): torch.ops.quantized.linear_dynamic": ours("fbgemm"),
+        "ours, kernel int_mm (the fallback): torch._int_mm": ours("int_mm"),
         "torch.ao.quantization.quantize_dynamic": torch_ao,
         "torchao Int8DynamicActivationInt8Weight, eager": torchao("Int8DynamicActivationInt8WeightConfig"),
         "torchao Int8WeightOnly, eager": torchao("Int8WeightOnlyConfig"),

@@ -156,6 +156,16 @@ def notes(work: Workload, args: argparse.Namespace) -> List[str]:
         f"{work.tts_frames} frames (that extraction is also timed on its own, and subtracted in the second e row); "
         "reference `SpeechT5ForTextToSpeech(input_ids, labels=mel, speaker_embeddings).loss`; both with the "
         "guided attention loss.",
+        f"f: {work.testset_utts} utterances of {work.testset_seconds[0]:g}-{work.testset_seconds[1]:g} s (noise), "
+        f"beam {work.beam}, every hypothesis forced to {work.testset_tokens} tokens (eos -inf), decoder only on both "
+        "sides. Ours: each utterance encoded alone, then one `UtteranceBatchBeamSearch` over all of them (what "
+        "`Speech2Text.batch` and stage 9 with `batch_size` > 1 run); reference: `generate(num_beams, min/max_new_"
+        f"tokens, attention_mask)` over length-sorted padded batches of each size in {list(work.testset_batches)}, "
+        "the fastest size counting (each size's time is in the parts table).",
+        "int8 rows: ours with every linear layer an `Int8DynamicLinear` (`--quantize_model`, torch._int_mm); the "
+        "reference fp32, or with `torch.ao.quantization.quantize_dynamic` (qint8 linear layers) in the torch.ao rows.",
+        "bf16 rows: the forward pass under `torch.autocast('cpu', torch.bfloat16)` on both sides (ours: the "
+        "`bf16: true` training option), backward and AdamW outside it; weights stay fp32.",
         "Memory: peak RSS of the worker process during the timed part (the kernel's peak counter is reset "
         "just before it), so it includes the weights and the imported libraries; RSS growth = that peak minus "
         "the RSS just before the timed part. On cuda the memory columns are `torch.cuda.max_memory_allocated`.",

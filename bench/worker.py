@@ -399,6 +399,81 @@ def our_beam_search(ctx: Context, ctc_weight: float):
     return search, model
 
 
+def case_f(ctx: Context, impl: str, variant: str) -> Bench:
+    """A test set decoded: ``testset_utts`` utterances, beam ``beam``, each hypothesis forced to
+    ``testset_tokens`` tokens (decoder only, as the reference). Ours: every utterance encoded alone,
+    then one utterance-batched beam search over all of them (``Speech2Text.batch``); the reference:
+    ``generate`` over length-sorted padded batches, at each batch size of ``testset_batches`` (the
+    fastest counts: ``total`` is the best of them). The warm-up call runs two utterances only."""
+    work = ctx.work
+    n, beam = work.testset_tokens, work.beam
+    lengths = work.testset_samples()
+    waves = [ctx.to(waveforms(1, samples, ctx.seed + 20 + i))[0] for i, samples in enumerate(lengths)]
+    calls = {"count": 0}
+    if impl == "ours":
+        from espnet2_speecht5.search.utterance_batch_beam_search import UtteranceBatchBeamSearch
+
+        model = our_asr_model(ctx, 0.0).eval()
+        if "int8" in variant_flags(variant):
+            int8_ours(model)
+
+        class ForcedLength(UtteranceBatchBeamSearch):
+            """Bench only: eos is never chosen, so every hypothesis runs to the length limit."""
+
+            def _full_scores(self, enc, yseq, cache):
+                weighted, dec = super()._full_scores(enc, yseq, cache)
+                weighted[:, self.eos] = float("-inf")
+                return weighted, dec
+
+        search = ForcedLength(model, beam, ctc_weight=0.0)
+
+        def run(batch: List[torch.Tensor]) -> Dict[str, float]:
+            clock = Clock(ctx)
+            hidden = [model.encode(w[None], torch.tensor([w.numel()], device=ctx.device))[0].hidden[0] for w in batch]
+            clock.lap("encoder")
+            padded = torch.nn.utils.rnn.pad_sequence(hidden, batch_first=True)
+            found = search(padded, torch.tensor([h.size(0) for h in hidden]), maxlenratio=-float(n),
+                           minlenratio=-float(n - 1))
+            clock.lap("search")
+            produced = {len(hyps[0].yseq) - 2 for hyps in found}
+            check(produced == {n}, f"expected {n} tokens per utterance, got {sorted(produced)}")
+            return clock.done()
+    else:
+        hf = ref_model(ctx, "s2t")
+        if "int8" in variant_flags(variant):
+            hf = int8_ref(hf)
+
+        def generate(batch: List[torch.Tensor]) -> None:
+            wav = torch.nn.utils.rnn.pad_sequence(batch, batch_first=True)
+            mask = torch.zeros(wav.shape, dtype=torch.long, device=ctx.device)
+            for row, w in enumerate(batch):
+                mask[row, : w.numel()] = 1
+            out = hf.generate(wav, attention_mask=mask, num_beams=beam, do_sample=False, min_new_tokens=n,
+                              max_new_tokens=n)
+            check(out.size(1) == n + 1, f"expected {n} tokens, got {out.size(1) - 1}")
+
+        def run(batch: List[torch.Tensor]) -> Dict[str, float]:
+            ordered = sorted(batch, key=lambda w: w.numel())
+            parts: Dict[str, float] = {}
+            for size in work.testset_batches:
+                clock = Clock(ctx)
+                for start in range(0, len(ordered), size):
+                    generate(ordered[start : start + size])
+                clock.lap(f"batch {size}")
+                parts.update(clock.parts)
+            parts["total"] = min(parts.values())
+            return parts
+
+    def step() -> Dict[str, float]:
+        calls["count"] += 1
+        with torch.no_grad(), ctx.autocast():
+            return run(waves[:2] if calls["count"] == 1 else waves)
+
+    units = len(waves) * n
+    return Bench(step, info={"units": units, "unit": "tokens", "utterances": len(waves),
+                             "audio_seconds": sum(lengths) / 16000})
+
+
 def case_c(ctx: Context, impl: str, variant: str) -> Bench:
     """TTS: ``tts_chars`` characters -> exactly ``tts_frames`` mel frames, then the HiFi-GAN vocoder."""
     frames = ctx.work.tts_frames
@@ -556,6 +631,7 @@ CASES: Dict[str, Callable[[Context, str, str], Bench]] = {
     "c": case_c,
     "d": case_d,
     "e": case_e,
+    "f": case_f,
     "g": case_g,
 }
 

@@ -29,7 +29,9 @@ class Workload:
     decoded (eos forbidden before); beam: beam size of case b; tts_chars: TTS input characters;
     tts_frames: mel frames generated (decoder steps = tts_frames / reduction factor);
     train_batch: utterances per training step; train_label_tokens: label length of case d;
-    matmul_n: side of the square fp32 matrices of the probe.
+    matmul_n: side of the square fp32 matrices of the probe; testset_utts, testset_seconds (shortest,
+    longest), testset_tokens, testset_batches: case f, a test set decoded with beam ``beam``, every
+    hypothesis forced to ``testset_tokens`` tokens, the reference at each of ``testset_batches``.
     """
 
     size: str
@@ -41,6 +43,18 @@ class Workload:
     train_batch: int
     train_label_tokens: int
     matmul_n: int
+    testset_utts: int = 32
+    testset_seconds: Tuple[float, float] = (2.0, 8.0)
+    testset_tokens: int = 60
+    testset_batches: Tuple[int, ...] = (8, 32)
+
+    def testset_samples(self) -> List[int]:
+        """Utterance lengths of case f, evenly spread over ``testset_seconds``, in a seeded order."""
+        low, high = self.testset_seconds
+        n = self.testset_utts
+        seconds = [low + (high - low) * i / max(1, n - 1) for i in range(n)]
+        order = torch.randperm(n, generator=generator(11)).tolist()
+        return [int(round(seconds[i] * SAMPLE_RATE)) for i in order]
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -56,7 +70,8 @@ class Workload:
 
 
 BASE = Workload("base", 5.0, 100, 5, 60, 200, 8, 60, 4096)
-QUICK = Workload("tiny", 1.0, 10, 5, 12, 20, 2, 10, 256)
+QUICK = Workload("tiny", 1.0, 10, 5, 12, 20, 2, 10, 256, testset_utts=4, testset_seconds=(0.5, 1.0),
+                 testset_tokens=5, testset_batches=(2, 4))
 
 
 def our_config(size: str) -> SpeechT5Config:

@@ -61,7 +61,8 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--lm_file", type=str, help="parameters of the LM (*.pth)")
     group.add_argument("--model_tag", type=str, help="a packed model (zip) instead of the files above")
     group = parser.add_argument_group("Beam search")
-    group.add_argument("--batch_size", type=int, default=1, help="utterances read at a time (decoded one by one)")
+    group.add_argument("--batch_size", type=int, default=1,
+                       help="utterances beam-searched together (B x beam hypotheses per decoder call)")
     group.add_argument("--nbest", type=int, default=1)
     group.add_argument("--beam_size", type=int, default=10)
     group.add_argument("--penalty", type=float, default=0.0, help="bonus per output token")

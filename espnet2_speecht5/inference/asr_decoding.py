@@ -126,10 +126,12 @@ def decode_set(request: DecodeRequest) -> None:
     with DatadirWriter(request.output_dir) as writer:
         for keys, batch in loader:
             speech, lengths = batch["speech"], batch.get("speech_lengths")
+            wavs = []
             for row, key in enumerate(keys):
                 wav = speech[row] if lengths is None else speech[row, : int(lengths[row])]
-                wav = fit_to_model(key, wav, audio.get(key, (MODEL_RATE, 1))[0])
-                results = speech2text(wav)
+                wavs.append(fit_to_model(key, wav, audio.get(key, (MODEL_RATE, 1))[0]))
+            # batch_size > 1: the utterances of a batch are beam-searched together
+            for key, results in zip(keys, speech2text.batch(wavs)):
                 for n, (text, tokens, token_int, hyp) in enumerate(results, start=1):
                     out = writer[f"{n}best_recog"]
                     out["token"][key] = " ".join(tokens)

@@ -1,19 +1,24 @@
 """Int8 linear layers for CPU inference: int8 weights, activations quantised per row at run time.
 
 ``Int8DynamicLinear`` stores each weight row (output channel) as int8 with its own fp32 scale
-(symmetric, ``scale = max|w| / 127``). At run time every input row (one token, one frame) is
-quantised the same way, the product is taken in integer arithmetic by ``torch._int_mm`` (int8 x int8
--> int32, the core ATen kernel that torchao's int8 path and inductor also call; on x86 it uses
-AVX-512 VNNI / AMX-INT8 where the CPU has them), and the int32 result is rescaled by the two scales:
+(symmetric, ``scale = max|w| / 127``) and quantises its input at run time. Two kernels compute it:
 
-    y[n, o] = (sum_i xq[n, i] * wq[o, i]) * sx[n] * sw[o] + b[o]
+* ``fbgemm`` (used where this torch has it): ``torch.ops.quantized.linear_dynamic`` on weights packed
+  once by ``torch.ops.quantized.linear_prepack``. It quantises the input (per tensor, asymmetric),
+  multiplies in int8 with AVX2/AVX-512 VNNI and rescales in one C++ call, which matters at batch 1,
+  where a decoding step calls ~60 small linear layers. It is the kernel behind torch's deprecated
+  ``torch.ao.quantization.quantize_dynamic``; we call the operator directly, not that Python API.
+* ``int_mm``: per-row symmetric quantisation of the input in Python, ``torch._int_mm`` (int8 x int8
+  -> int32, the ATen kernel that torchao and inductor use), and the rescale
+  ``y[n, o] = acc[n, o] * sx[n] * sw[o] + b[o]``. Slower at batch 1 (six small tensor operations
+  around each product), and the path that survives if a torch release drops the quantized
+  operators: :func:`quantize_linear_layers` falls back to it by itself.
 
 Why not the alternatives (measured on this 2-core CPU by ``bench/int8_backends.py``; see the
-README's "Quantised inference"): torch's ``torch.ao.quantization.quantize_dynamic`` is as fast but
-deprecated since torch 2.10 (its warnings say it will be removed), and torchao's
-``Int8DynamicActivationInt8WeightConfig`` runs its tensor subclass in eager mode at about half the
-speed of fp32 here unless the model is compiled with ``torch.compile``, which an autoregressive
-decoder with a growing cache would recompile.
+README's "Quantised inference"): torchao's ``Int8DynamicActivationInt8WeightConfig`` runs its tensor
+subclass in eager mode at about half the speed of fp32 here unless the model is compiled with
+``torch.compile``, which an autoregressive decoder with a growing cache would recompile; onnxruntime
+would need the decoder and its cache exported to ONNX.
 
 :func:`quantize_linear_layers` swaps every ``nn.Linear`` of a model for one of these, in place.
 """
@@ -41,35 +46,69 @@ def quantize_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.round(x / scale).clamp_(-INT8_MAX, INT8_MAX).to(torch.int8), scale
 
 
+def fbgemm_available() -> bool:
+    """Whether this torch has the quantized dynamic linear operators and the x86/fbgemm engine."""
+    try:
+        ops = torch.ops.quantized
+        return hasattr(ops, "linear_dynamic") and hasattr(ops, "linear_prepack") and any(
+            engine in torch.backends.quantized.supported_engines for engine in ("x86", "fbgemm"))
+    except (AttributeError, RuntimeError):
+        return False
+
+
+KERNELS = ("fbgemm", "int_mm")
+
+
 class Int8DynamicLinear(nn.Module):
-    """A linear layer with int8 weights (per output channel) and per-row dynamic int8 activations.
+    """A linear layer with int8 weights (per output channel) and dynamically quantised int8 inputs.
 
     Buffers: ``weight_int8`` (in_features, out_features) int8, the transposed weight as ``_int_mm``
     takes it; ``weight_scale`` (out_features,) float32; ``bias`` (out_features,) float32 or None.
+    With ``kernel="fbgemm"`` the same weights are also packed for fbgemm (not a buffer).
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, kernel: str = "int_mm") -> None:
         super().__init__()
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {KERNELS}, not {kernel!r}")
         self.in_features = in_features
         self.out_features = out_features
+        self.kernel = kernel
         self.register_buffer("weight_int8", torch.zeros(in_features, out_features, dtype=torch.int8))
         self.register_buffer("weight_scale", torch.ones(out_features))
         self.register_buffer("bias", torch.zeros(out_features) if bias else None)
+        self._packed = None
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear) -> Int8DynamicLinear:
+    def from_linear(cls, linear: nn.Linear, kernel: str = "int_mm") -> Int8DynamicLinear:
         """The int8 copy of a float ``linear`` (its weights are quantised once, here)."""
-        layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None)
+        layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None, kernel=kernel)
         with torch.no_grad():
             q, scale = quantize_rows(linear.weight.detach().float())
             layer.weight_int8.copy_(q.t().contiguous())
             layer.weight_scale.copy_(scale.view(-1))
             if linear.bias is not None:
                 layer.bias.copy_(linear.bias.detach().float())
-        return layer.to(linear.weight.device)
+        layer = layer.to(linear.weight.device)
+        if kernel == "fbgemm":
+            layer.pack()
+        return layer
+
+    def pack(self) -> None:
+        """Pack the int8 weights for fbgemm (per output channel scales, zero points 0)."""
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch marks quantized tensor creation deprecated
+            weight = torch.quantize_per_channel(
+                self.weight_int8.t().float() * self.weight_scale[:, None], self.weight_scale.double(),
+                torch.zeros(self.out_features, dtype=torch.long), 0, torch.qint8)
+            self._packed = torch.ops.quantized.linear_prepack(weight, self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., in_features) float -> (..., out_features) float of the same dtype."""
+        if self._packed is not None:
+            return torch.ops.quantized.linear_dynamic(x.float(), self._packed, True).to(x.dtype)
         rows = x.reshape(-1, self.in_features)
         q, scale = quantize_rows(rows.float())
         acc = torch._int_mm(q, self.weight_int8)  # (N, out) int32
@@ -79,15 +118,18 @@ class Int8DynamicLinear(nn.Module):
         return y.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
+                f"kernel={self.kernel}")
 
 
-def quantize_linear_layers(model: nn.Module, skip: Optional[tuple[str, ...]] = None) -> int:
+def quantize_linear_layers(model: nn.Module, skip: Optional[tuple[str, ...]] = None,
+                           kernel: Optional[str] = None) -> int:
     """Replace every ``nn.Linear`` under ``model`` by an :class:`Int8DynamicLinear`, in place.
 
     Args:
         model: a float model on the CPU, in eval mode (int8 layers have no gradients).
-        skip: module name prefixes to leave in float (``("net.speech_encoder_prenet",)``).
+        skip: module name prefixes to leave in float (``("speech_prenet",)``).
+        kernel: ``fbgemm`` or ``int_mm``; None: fbgemm where this torch has it, else int_mm.
 
     Returns:
         the number of layers replaced.
@@ -96,11 +138,13 @@ def quantize_linear_layers(model: nn.Module, skip: Optional[tuple[str, ...]] = N
         if p.device.type != "cpu":
             raise ValueError(f"int8 quantisation is for CPU inference; the model is on {p.device}")
         break
+    if kernel is None:
+        kernel = "fbgemm" if fbgemm_available() else "int_mm"
     replaced = 0
     for name, module in list(model.named_modules()):
         for child_name, child in list(module.named_children()):
             full = f"{name}.{child_name}" if name else child_name
             if type(child) is nn.Linear and not (skip and full.startswith(skip)):
-                setattr(module, child_name, Int8DynamicLinear.from_linear(child))
+                setattr(module, child_name, Int8DynamicLinear.from_linear(child, kernel))
                 replaced += 1
     return replaced
