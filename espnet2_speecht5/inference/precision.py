@@ -1,4 +1,4 @@
-"""Inference precision options shared by every inference class: int8 weights and bf16 autocast.
+"""The int8 option shared by every inference class.
 
 ``quantize_model=True`` (``--quantize_model true`` on every inference entry point and stage 9)
 replaces the model's linear layers by int8 ones (:mod:`espnet2_speecht5.nets.int8_linear`) for CPU

@@ -15,8 +15,8 @@
   operators: :func:`quantize_linear_layers` falls back to it by itself.
 
 Why not the alternatives (measured on this 2-core CPU by ``bench/int8_backends.py``; see the
-README's "Quantised inference"): torchao's ``Int8DynamicActivationInt8WeightConfig`` runs its tensor
-subclass in eager mode at about half the speed of fp32 here unless the model is compiled with
+README's "Faster on the CPU"): torchao's ``Int8DynamicActivationInt8WeightConfig`` runs its tensor
+subclass in eager mode at about the speed of fp32 at batch 1 here unless the model is compiled with
 ``torch.compile``, which an autoregressive decoder with a growing cache would recompile; onnxruntime
 would need the decoder and its cache exported to ONNX.
 

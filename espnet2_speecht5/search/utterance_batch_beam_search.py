@@ -29,7 +29,7 @@ Finished utterances are dropped from the batch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 import torch
@@ -224,9 +224,3 @@ class UtteranceBatchBeamSearch:
             weighted += self.penalty
         return weighted, dec
 
-
-def split_encoder_output(hidden: torch.Tensor, valid: Optional[torch.Tensor]) -> torch.Tensor:
-    """(B,) valid frames of each row of an encoder batch."""
-    if valid is None:
-        return torch.full((hidden.size(0),), hidden.size(1), dtype=torch.long)
-    return valid.sum(dim=1).long().cpu()
