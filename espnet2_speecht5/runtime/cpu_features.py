@@ -6,7 +6,6 @@ from functools import lru_cache
 from typing import FrozenSet
 
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
-INT8_FLAGS = ("amx_int8", "avx512_vnni", "avx_vnni")
 
 
 @lru_cache(maxsize=1)
@@ -27,7 +26,3 @@ def has_bf16_units() -> bool:
     emulated, slower than fp32."""
     return any(flag in cpu_flags() for flag in BF16_FLAGS)
 
-
-def has_int8_units() -> bool:
-    """Whether the CPU has int8 dot-product instructions (AMX-INT8, AVX-512 VNNI or AVX-VNNI)."""
-    return any(flag in cpu_flags() for flag in INT8_FLAGS)
