@@ -41,6 +41,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--top", type=int, default=10, help="rows to print")
     parser.add_argument("--python", action="store_true", help="cProfile (Python functions) instead of torch ops")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shapes", action="store_true", help="torch ops grouped by their input shapes too")
     return parser.parse_args(argv)
 
 
@@ -53,14 +54,15 @@ def ensure_weights(folder: Optional[Path], size: str, seed: int) -> Path:
     return folder
 
 
-def torch_profile(bench: worker.Bench, top: int, cuda: bool) -> str:
+def torch_profile(bench: worker.Bench, top: int, cuda: bool, shapes: bool = False) -> str:
     """Top operators of one run by self CPU time (and the run's own seconds per part)."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    with profile(activities=activities) as prof:
+    with profile(activities=activities, record_shapes=shapes) as prof:
         seconds = bench.step()
-    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=top)
+    averages = prof.key_averages(group_by_input_shape=shapes)
+    table = averages.table(sort_by="self_cpu_time_total", row_limit=top, max_name_column_width=40)
     return f"seconds under the profiler: {seconds}\n{table}"
 
 
@@ -90,7 +92,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.python:
         print(python_profile(bench, args.top))
     else:
-        print(torch_profile(bench, args.top, ctx.cuda))
+        print(torch_profile(bench, args.top, ctx.cuda, args.shapes))
     return 0
 
 

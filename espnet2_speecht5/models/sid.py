@@ -24,6 +24,7 @@ from torch import nn
 from espnet2_speecht5.models.common import AttentionProbes, SpeechT5Model, WaveformInput, espnet_net_config
 from espnet2_speecht5.nets.compositions import EncoderOutput, SpeechToClass
 from espnet2_speecht5.nets.config import SpeechT5Config
+from espnet2_speecht5.nets.dropout import Dropout
 
 HEADS = ("decoder", "pooling")
 # ESPnet ids before the first speaker: <blank> 0, <unk> 1
@@ -87,7 +88,7 @@ class SpeechT5SIDModel(WaveformInput, SpeechT5Model):
         self.num_labels = vocab_size - FIRST_LABEL_ID - 1
         self.crop_samples = int(round(crop_seconds * SAMPLE_RATE))
         self.net = SpeechToClass(espnet_net_config(net_config, vocab_size), attention_pooling=head == "decoder")
-        self.dropout = nn.Dropout(classifier_dropout)
+        self.dropout = Dropout(classifier_dropout)
         self.classifier = nn.Linear(self.net.pooled_size, self.num_labels)
         self.criterion = nn.CrossEntropyLoss(ignore_index=-1, label_smoothing=lsm_weight, reduction="sum")
         # ESPnet's --num_att_plot draws the pooling step's cross-attention over the frames

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from espnet2_speecht5.nets.dropout import dropout
 from espnet2_speecht5.nets.positions import RelativePositionTable
 
 KeyValue = Tuple[torch.Tensor, torch.Tensor]
@@ -120,12 +121,16 @@ class MultiHeadAttention(nn.Module):
         if bias is not None:
             bias = bias.to(q.dtype)
         drop = self.dropout if self.training else 0.0
-        if need_weights:
+        # On the CPU, attention dropout inside scaled_dot_product_attention draws torch's slow
+        # per-element Bernoulli mask; the explicit path below uses nets/dropout.py instead.
+        explicit_cpu_dropout = drop > 0.0 and q.device.type == "cpu"
+        if need_weights or explicit_cpu_dropout:
             logits = torch.matmul(q * self.scale, k.transpose(-1, -2))
             if bias is not None:
                 logits = logits + bias
-            weights = torch.softmax(logits, dim=-1)
-            context = torch.matmul(F.dropout(weights, drop, self.training), v)
+            probs = torch.softmax(logits, dim=-1)
+            weights = probs if need_weights else None
+            context = torch.matmul(dropout(probs, drop, self.training), v)
         elif static_past and k.size(0) != q.size(0):
             # Utterance-batched beam search: B utterances' keys/values (B, H, S, d) for B x n query
             # rows, n consecutive rows per utterance. Fold each utterance's rows into its query axis.

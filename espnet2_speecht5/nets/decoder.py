@@ -21,6 +21,7 @@ from espnet2_speecht5.nets.attention import (
     padding_bias,
 )
 from espnet2_speecht5.nets.config import SpeechT5Config
+from espnet2_speecht5.nets.dropout import Dropout
 from espnet2_speecht5.nets.encoder import FeedForward, layer_dropped
 
 
@@ -43,7 +44,7 @@ class DecoderLayer(nn.Module):
         self.cross_attn_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
         self.ffn = FeedForward(cfg.d_model, cfg.decoder_ffn_dim, cfg.activation, cfg.activation_dropout, cfg.dropout)
         self.ffn_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
 
     def forward(
         self,

@@ -10,6 +10,7 @@ from torch import nn
 
 from espnet2_speecht5.nets.attention import MultiHeadAttention, padding_bias
 from espnet2_speecht5.nets.config import SpeechT5Config
+from espnet2_speecht5.nets.dropout import Dropout
 from espnet2_speecht5.nets.positions import RelativePositionTable
 
 ACTIVATIONS: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -35,8 +36,8 @@ class FeedForward(nn.Module):
         self.fc1 = nn.Linear(d_model, hidden)
         self.fc2 = nn.Linear(hidden, d_model)
         self.act = activation_fn(activation)
-        self.activation_dropout = nn.Dropout(activation_dropout)
-        self.dropout = nn.Dropout(dropout)
+        self.activation_dropout = Dropout(activation_dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, D) -> (B, T, D)."""
@@ -57,7 +58,7 @@ class EncoderLayer(nn.Module):
         self.self_attn_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
         self.ffn = FeedForward(cfg.d_model, cfg.encoder_ffn_dim, cfg.activation, cfg.activation_dropout, cfg.dropout)
         self.ffn_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
 
     def forward(
         self, x: torch.Tensor, bias: Optional[torch.Tensor], rel_pos: Optional[RelativePositionTable]
@@ -77,7 +78,7 @@ class Encoder(nn.Module):
     def __init__(self, cfg: SpeechT5Config) -> None:
         super().__init__()
         self.input_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.rel_pos = RelativePositionTable(cfg.encoder_head_dim, cfg.max_relative_distance)
         self.layers = nn.ModuleList([EncoderLayer(cfg) for _ in range(cfg.encoder_layers)])
         self.layerdrop = cfg.encoder_layerdrop

@@ -10,6 +10,8 @@ import math
 import torch
 from torch import nn
 
+from espnet2_speecht5.nets.dropout import Dropout
+
 
 def positions_from_mask(valid: torch.Tensor, pad_id: int, offset: int = 0) -> torch.Tensor:
     """Fairseq position numbers: the n-th valid element gets ``pad_id + offset + n``; others get ``pad_id``.
@@ -73,7 +75,7 @@ class ScaledPositionalEncoding(nn.Module):
         super().__init__()
         self.dim = dim
         self.alpha = nn.Parameter(torch.tensor(1.0))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         """x: (B, T, D) -> (B, T, D); ``start`` is the position of x[:, 0] (for step-by-step decoding)."""

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from espnet2_speecht5.nets.config import SpeechT5Config
+from espnet2_speecht5.nets.dropout import Dropout
 
 
 class PostnetConv(nn.Module):
@@ -18,7 +19,7 @@ class PostnetConv(nn.Module):
         self.conv = nn.Conv1d(in_ch, out_ch, kernel, padding=(kernel - 1) // 2, bias=False)
         self.norm = nn.BatchNorm1d(out_ch)
         self.last = last
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C_in, T) -> (B, C_out, T)."""

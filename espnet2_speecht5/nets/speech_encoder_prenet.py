@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from espnet2_speecht5.nets.config import SpeechT5Config
+from espnet2_speecht5.nets.dropout import Dropout
 from espnet2_speecht5.nets.encoder import activation_fn
 from espnet2_speecht5.nets.masking import span_mask
 from espnet2_speecht5.nets.positions import fairseq_sinusoids, positions_from_mask
@@ -101,7 +102,7 @@ class SpeechEncoderPrenet(nn.Module):
         self.feature_extractor = ConvFeatureExtractor(cfg)
         self.feature_norm = nn.LayerNorm(cfg.conv_channels[-1], eps=cfg.layer_norm_eps)
         self.feature_proj = nn.Linear(cfg.conv_channels[-1], cfg.d_model)
-        self.feature_dropout = nn.Dropout(cfg.feature_proj_dropout)
+        self.feature_dropout = Dropout(cfg.feature_proj_dropout)
         if cfg.mask_time_prob > 0.0 or cfg.mask_channel_prob > 0.0:
             self.mask_emb = nn.Parameter(torch.empty(cfg.d_model).uniform_())
         else:

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from espnet2_speecht5.nets.config import SpeechT5Config
+from espnet2_speecht5.nets.dropout import Dropout
 from espnet2_speecht5.nets.positions import ScaledPositionalEncoding, fairseq_sinusoids, padded_positions
 
 
@@ -37,7 +38,7 @@ class TextDecoderPrenet(nn.Module):
         super().__init__()
         self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=cfg.pad_id)
         self.scale = math.sqrt(cfg.d_model) if cfg.scale_embedding else 1.0
-        self.dropout = nn.Dropout(cfg.positional_dropout)
+        self.dropout = Dropout(cfg.positional_dropout)
         self.pad_id = cfg.pad_id
 
     def forward(self, tokens: torch.Tensor, offset: int = 0) -> torch.Tensor:
