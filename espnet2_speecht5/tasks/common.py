@@ -189,6 +189,12 @@ class SpeechT5AbsTask(AbsTask):
                  "average, last<N>epochs.ave.pth, when training ends (0: off)",
         )  # fmt: skip
         parser.add_argument(
+            "--plot_interval", type=int, default=1,
+            help="draw ESPnet's per-epoch images (<output_dir>/images) and attention plots (att_ws) only "
+                 "every N epochs and after the last one (1: every epoch, as ESPnet does); the figures "
+                 "of stage 11 are drawn from the whole log either way",
+        )  # fmt: skip
+        parser.add_argument(
             "--bf16", type=str2bool, default=False,
             help="run the forward passes of training and validation under bf16 autocast, on the CPU too "
                  "(fast where the CPU has AMX or AVX-512 BF16; weights, gradients and the optimizer stay fp32)",

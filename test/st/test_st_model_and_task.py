@@ -175,3 +175,39 @@ def test_keep_last_epochs_keeps_the_newest_models_and_writes_their_average(st_da
     assert not torch.equal(two[key], three[key])
     assert torch.allclose(average[key], (two[key] + three[key]) / 2, atol=1e-6)
     assert set(average) == set(three)
+
+
+def test_plot_interval_draws_images_and_attention_only_in_due_epochs(st_data, tmp_path: Path, monkeypatch, capsys):
+    from espnet2.train.reporter import Reporter
+
+    drawn: List[int] = []
+    original = Reporter.matplotlib_plot
+
+    def recording_plot(self, output_dir):
+        drawn.append(self.get_epoch())
+        return original(self, output_dir)
+
+    monkeypatch.setattr(Reporter, "matplotlib_plot", recording_plot)
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(dict(
+        net_conf=NET_CONF, batch_type="unsorted", batch_size=2, max_epoch=5, num_workers=0, num_att_plot=1,
+        optim="adam", optim_conf=dict(lr=0.001), best_model_criterion=[["valid", "loss", "min"]],
+        keep_nbest_models=1, plot_interval=2,
+    )))  # fmt: skip
+    data = []
+    for mode in ("train", "valid"):
+        data += [f"--{mode}_data_path_and_name_and_type", f"{st_data['wav.scp']},speech,sound",
+                 f"--{mode}_data_path_and_name_and_type", f"{st_data['text.tgt']},text,text",
+                 f"--{mode}_shape_file", str(st_data["wav.scp"])]  # fmt: skip
+    out = tmp_path / "exp"
+    st_train.main(["--config", str(config), "--token_list", str(st_data["tgt_tokens.txt"]),
+                   "--output_dir", str(out), "--ngpu", "0", *data])  # fmt: skip
+    assert drawn == [2, 4, 5]
+    epochs = {int(p.name.rsplit(".", 2)[1].removesuffix("ep")) for p in (out / "att_ws").rglob("*ep.png")}
+    assert epochs == {2, 4, 5}
+    assert (out / "images" / "loss.png").is_file()
+    config.write_text(config.read_text().replace("plot_interval: 2", "plot_interval: 0"))
+    with pytest.raises(SystemExit):
+        st_train.main(["--config", str(config), "--token_list", str(st_data["tgt_tokens.txt"]),
+                       "--output_dir", str(tmp_path / "exp0"), "--ngpu", "0", *data])  # fmt: skip
+    assert "plot_interval must be 1 or more, not 0" in capsys.readouterr().err
