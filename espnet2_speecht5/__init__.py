@@ -10,7 +10,13 @@ The inference classes are importable from the top level (loaded on first use)::
 from importlib import import_module
 from typing import Any
 
+from espnet2_speecht5.runtime import lazy_typecheck
+
 __version__ = "0.1.0"
+
+# Before anything imports ESPnet: typeguard instruments its functions on first call, not at import
+# (about 6 s less per process start; see runtime/lazy_typecheck.py).
+lazy_typecheck.install()
 
 _LAZY = {
     "Speech2Text": "espnet2_speecht5.inference.speech2text",
