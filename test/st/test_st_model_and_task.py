@@ -151,23 +151,29 @@ def test_the_encoder_of_a_trained_asr_model_initialises_the_st_model(tmp_path: P
     assert all(torch.equal(v, decoder_before[k]) for k, v in st.net.decoder.state_dict().items())
 
 
-def test_keep_last_epochs_keeps_the_newest_models_and_writes_their_average(st_data, tmp_path: Path):
-    from espnet2_speecht5.checkpoint.io import load_checkpoint
-
-    config = tmp_path / "train.yaml"
-    config.write_text(yaml.safe_dump(dict(
-        net_conf=NET_CONF, batch_type="unsorted", batch_size=2, max_epoch=3, num_workers=0, num_att_plot=0,
+def train_st(st_data, tmp_path: Path, out: Path, **options) -> None:
+    """Train the tiny ST network of NET_CONF with st_train.main on ``st_data`` (train = valid), into ``out``."""
+    config = tmp_path / f"{out.name}.yaml"
+    settings = dict(
+        net_conf=NET_CONF, batch_type="unsorted", batch_size=2, num_workers=0, num_att_plot=0,
         optim="adam", optim_conf=dict(lr=0.001), best_model_criterion=[["valid", "loss", "min"]],
-        keep_nbest_models=1, keep_last_epochs=2,
-    )))  # fmt: skip
+        keep_nbest_models=1,
+    )  # fmt: skip
+    config.write_text(yaml.safe_dump({**settings, **options}))
     data = []
     for mode in ("train", "valid"):
         data += [f"--{mode}_data_path_and_name_and_type", f"{st_data['wav.scp']},speech,sound",
                  f"--{mode}_data_path_and_name_and_type", f"{st_data['text.tgt']},text,text",
                  f"--{mode}_shape_file", str(st_data["wav.scp"])]  # fmt: skip
-    out = tmp_path / "exp"
     st_train.main(["--config", str(config), "--token_list", str(st_data["tgt_tokens.txt"]),
                    "--output_dir", str(out), "--ngpu", "0", *data])  # fmt: skip
+
+
+def test_keep_last_epochs_keeps_the_newest_models_and_writes_their_average(st_data, tmp_path: Path):
+    from espnet2_speecht5.checkpoint.io import load_checkpoint
+
+    out = tmp_path / "exp"
+    train_st(st_data, tmp_path, out, max_epoch=3, keep_last_epochs=2)
     assert sorted(p.name for p in (out / "last_epochs").iterdir()) == ["2epoch.pth", "3epoch.pth"]
     two, three = (load_checkpoint(out / "last_epochs" / f"{n}epoch.pth") for n in (2, 3))
     average = load_checkpoint(out / "last2epochs.ave.pth")
@@ -188,26 +194,12 @@ def test_plot_interval_draws_images_and_attention_only_in_due_epochs(st_data, tm
         return original(self, output_dir)
 
     monkeypatch.setattr(Reporter, "matplotlib_plot", recording_plot)
-    config = tmp_path / "train.yaml"
-    config.write_text(yaml.safe_dump(dict(
-        net_conf=NET_CONF, batch_type="unsorted", batch_size=2, max_epoch=5, num_workers=0, num_att_plot=1,
-        optim="adam", optim_conf=dict(lr=0.001), best_model_criterion=[["valid", "loss", "min"]],
-        keep_nbest_models=1, plot_interval=2,
-    )))  # fmt: skip
-    data = []
-    for mode in ("train", "valid"):
-        data += [f"--{mode}_data_path_and_name_and_type", f"{st_data['wav.scp']},speech,sound",
-                 f"--{mode}_data_path_and_name_and_type", f"{st_data['text.tgt']},text,text",
-                 f"--{mode}_shape_file", str(st_data["wav.scp"])]  # fmt: skip
     out = tmp_path / "exp"
-    st_train.main(["--config", str(config), "--token_list", str(st_data["tgt_tokens.txt"]),
-                   "--output_dir", str(out), "--ngpu", "0", *data])  # fmt: skip
+    train_st(st_data, tmp_path, out, max_epoch=5, num_att_plot=1, plot_interval=2)
     assert drawn == [2, 4, 5]
     epochs = {int(p.name.rsplit(".", 2)[1].removesuffix("ep")) for p in (out / "att_ws").rglob("*ep.png")}
     assert epochs == {2, 4, 5}
     assert (out / "images" / "loss.png").is_file()
-    config.write_text(config.read_text().replace("plot_interval: 2", "plot_interval: 0"))
     with pytest.raises(SystemExit):
-        st_train.main(["--config", str(config), "--token_list", str(st_data["tgt_tokens.txt"]),
-                       "--output_dir", str(tmp_path / "exp0"), "--ngpu", "0", *data])  # fmt: skip
+        train_st(st_data, tmp_path, tmp_path / "exp0", max_epoch=1, plot_interval=0)
     assert "plot_interval must be 1 or more, not 0" in capsys.readouterr().err
