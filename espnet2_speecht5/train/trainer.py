@@ -367,7 +367,8 @@ class SpeechT5Trainer(Trainer):
     @classmethod
     def train_one_epoch(cls, *args: Any, **kwargs: Any) -> bool:
         """ESPnet's epoch, plus one warning line counting the updates it skipped for a non-finite
-        loss or gradient (ESPnet warns for each one but keeps no count)."""
+        loss or gradient (ESPnet warns for each one but keeps no count). It also sets whether the
+        images are drawn after this epoch (ESPnet's ``use_matplotlib``, see :func:`plots_due`)."""
         options = kwargs.get("options")
         epoch = getattr(kwargs.get("reporter"), "epoch", None)
         if options is not None and isinstance(epoch, int):
