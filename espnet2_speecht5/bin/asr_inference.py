@@ -26,7 +26,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from espnet2_speecht5.bin.cli import add_quantization_argument, fail, run_request, str2bool
+from espnet2_speecht5.bin.cli import add_bf16_encoder_argument, add_quantization_argument, fail, run_request, str2bool
 from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
 
 with quiet_espnet():
@@ -47,6 +47,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output_dir", type=str, required=True)
     parser.add_argument("--ngpu", type=int, default=0, help="0: CPU; 1: the first GPU")
     add_quantization_argument(parser)
+    add_bf16_encoder_argument(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dtype", default="float32", choices=["float16", "float32", "float64"])
     parser.add_argument("--num_workers", type=int, default=1)

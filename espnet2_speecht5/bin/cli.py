@@ -69,6 +69,13 @@ def add_quantization_argument(parser: argparse.ArgumentParser) -> None:
                         help="int8 weights and activations in the linear layers (CPU only)")
 
 
+def add_bf16_encoder_argument(parser: argparse.ArgumentParser) -> None:
+    """``--bf16_encoder``: the speech encoder under bf16 autocast (encoder-heavy inference: ASR, SID)."""
+    parser.add_argument("--bf16_encoder", type=str2bool, default=False,
+                        help="run the speech encoder under bf16 autocast (fast where the CPU has AMX or "
+                             "AVX-512 BF16, or on a GPU); combines with --quantize_model")
+
+
 def add_speech_generation_arguments(group: argparse._ArgumentGroup, length_unit: str) -> None:
     """The options of every mel-generating entry point (TTS, VC): stop rule, pre-net dropout, vocoder, plots.
 

@@ -15,7 +15,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from espnet2_speecht5.bin.cli import add_quantization_argument, run_request
+from espnet2_speecht5.bin.cli import add_bf16_encoder_argument, add_quantization_argument, run_request
 from espnet2_speecht5.runtime.quiet_imports import quiet_espnet
 
 with quiet_espnet():
@@ -32,6 +32,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--ngpu", type=int, default=0, help="0: CPU; 1: the first GPU")
     add_quantization_argument(parser)
+    add_bf16_encoder_argument(parser)
     parser.add_argument("--data_path_and_name_and_type", type=str2triple_str, required=True, action="append",
                         help="the audio as 'wav.scp,speech,sound'")
     parser.add_argument("--key_file", type=str_or_none, help="classify only these utterances (first column)")

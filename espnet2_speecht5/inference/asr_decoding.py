@@ -55,6 +55,7 @@ class DecodeRequest:
     token_type: Optional[str] = None
     bpemodel: Optional[str] = None
     quantize_model: bool = False
+    bf16_encoder: bool = False
 
 
 def check_inputs(data: Sequence[Tuple[str, str, str]], key_file: Optional[str]) -> Dict[str, Tuple[int, int]]:
@@ -105,6 +106,7 @@ def decode_set(request: DecodeRequest) -> None:
         nbest=request.nbest,
         dtype=request.dtype,
         quantize_model=request.quantize_model,
+        bf16_encoder=request.bf16_encoder,
     )
     if request.model_tag:
         speech2text = Speech2Text.from_pretrained(request.model_tag, **options)

@@ -40,6 +40,7 @@ class ClassifyRequest:
     ngpu: int = 0
     num_workers: int = 0
     quantize_model: bool = False
+    bf16_encoder: bool = False
 
 
 def format_top(best: List[Tuple[str, float]]) -> str:
@@ -59,7 +60,8 @@ def classify_set(request: ClassifyRequest) -> Dict[str, str]:
     if request.ngpu > 1:
         raise DataError("--ngpu must be 0 or 1 (run several jobs for more)")
     sid = Speech2Label(request.classification_train_config, request.classification_model_file,
-                       device="cuda" if request.ngpu > 0 else "cpu", quantize_model=request.quantize_model)
+                       device="cuda" if request.ngpu > 0 else "cpu", quantize_model=request.quantize_model,
+                       bf16_encoder=request.bf16_encoder)
     loader = SIDTask.build_streaming_iterator(
         data_path_and_name_and_type=request.data_path_and_name_and_type,
         dtype="float32",

@@ -19,7 +19,7 @@ from typing import Any, List, Optional, Tuple
 import torch
 
 from espnet2_speecht5.inference.audio_input import AudioInput, load_input_audio
-from espnet2_speecht5.inference.precision import apply_quantization
+from espnet2_speecht5.inference.precision import apply_quantization, check_bf16_encoder, encoder_autocast
 from espnet2_speecht5.inference.speech2text import require_file
 from espnet2_speecht5.models.sid import SpeechT5SIDModel
 from espnet2_speecht5.runtime.errors import DataError
@@ -53,12 +53,15 @@ class Speech2Label:
             SID model (the names are those of ESPnet's ``classification`` pack kind).
         device: ``cpu`` or ``cuda``.
         quantize_model: int8 linear layers for CPU inference (:mod:`espnet2_speecht5.inference.precision`).
+        bf16_encoder: run the encoder and the pooling under bf16 autocast (the same module).
     """
 
     def __init__(self, classification_train_config: PathLike, classification_model_file: Optional[PathLike] = None,
-                 device: str = "cpu", quantize_model: bool = False) -> None:
+                 device: str = "cpu", quantize_model: bool = False, bf16_encoder: bool = False) -> None:
         self.model, self.train_args = load_sid_model(classification_train_config, classification_model_file, device)
         apply_quantization(self.model, quantize_model, device)
+        check_bf16_encoder(bf16_encoder, device)
+        self.bf16_encoder = bf16_encoder
         self.device = device
 
     @property
@@ -91,7 +94,8 @@ class Speech2Label:
     def batch_scores(self, speech: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> torch.Tensor:
         """(B, L) waveforms at 16 kHz with (B,) lengths -> (B, speakers) log-probabilities."""
         lengths = None if lengths is None else lengths.to(self.device)
-        logits, _ = self.model.label_logits(speech.to(self.device), lengths)
+        with encoder_autocast(self.bf16_encoder, self.device):
+            logits, _ = self.model.label_logits(speech.to(self.device), lengths)
         return torch.log_softmax(logits.float(), dim=-1)
 
     def scores(self, audio: AudioInput, rate: Optional[int] = None) -> torch.Tensor:

@@ -29,7 +29,7 @@ from espnet2.text.build_tokenizer import build_tokenizer
 from espnet2.text.token_id_converter import TokenIDConverter
 
 from espnet2_speecht5.inference.audio_input import AudioInput, load_input_audio
-from espnet2_speecht5.inference.precision import apply_quantization
+from espnet2_speecht5.inference.precision import apply_quantization, check_bf16_encoder, encoder_autocast
 from espnet2_speecht5.models.asr import SpeechT5ASRModel
 from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.runtime.types import PathLike
@@ -114,6 +114,7 @@ class Speech2Text:
         maxlenratio: maximum output length as a ratio of encoder frames (0: until end is detected;
         negative: an absolute length); minlenratio: the same for the minimum; nbest: results kept.
         quantize_model: int8 linear layers for CPU inference (:mod:`espnet2_speecht5.inference.precision`).
+        bf16_encoder: run the speech encoder under bf16 autocast (the same module).
     """
 
     def __init__(
@@ -134,6 +135,7 @@ class Speech2Text:
         nbest: int = 1,
         dtype: str = "float32",
         quantize_model: bool = False,
+        bf16_encoder: bool = False,
     ) -> None:
         if lm_file is not None or lm_train_config is not None:  # fail fast, before the ASR model loads
             require_file(lm_file, "--lm_file")
@@ -148,6 +150,8 @@ class Speech2Text:
             raise DataError(f"ctc_weight must be in [0, 1], got {ctc_weight}")
         model.to(dtype=getattr(torch, dtype)).eval()
         apply_quantization(model, quantize_model, device)
+        check_bf16_encoder(bf16_encoder, device)
+        self.bf16_encoder = bf16_encoder
         self.model = model
         self.asr_train_args = args
         self.device = device
@@ -295,8 +299,7 @@ class Speech2Text:
         hidden = []
         for speech in speeches:
             wav = self._as_waveform(speech)[None]
-            enc, _ = self.model.encode(wav, torch.tensor([wav.size(1)], dtype=torch.long, device=self.device))
-            hidden.append(enc.hidden[0])
+            hidden.append(self._encode(wav)[0])
         lengths = torch.tensor([h.size(0) for h in hidden], dtype=torch.long)
         padded = torch.nn.utils.rnn.pad_sequence(hidden, batch_first=True)
         found = self.utterance_batch_search(padded, lengths, self.maxlenratio, self.minlenratio)
@@ -306,6 +309,14 @@ class Speech2Text:
             # smaller minimum; let it
             out.append(self._results(hyps) if hyps else self(speeches[index]))
         return out
+
+    def _encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """(1, L) waveform -> (1, T, D) encoder output in the model's dtype (bf16 autocast inside
+        when ``bf16_encoder``)."""
+        lengths = torch.tensor([wav.size(1)], dtype=torch.long, device=self.device)
+        with encoder_autocast(self.bf16_encoder, self.device):
+            enc, _ = self.model.encode(wav, lengths)
+        return enc.hidden.to(getattr(torch, self.dtype))
 
     @torch.no_grad()
     def __call__(self, speech: Union[torch.Tensor, np.ndarray, str, Path]) -> List[Result]:
@@ -317,8 +328,6 @@ class Speech2Text:
         Returns:
             up to ``nbest`` tuples (text, tokens, token ids, hypothesis), best first.
         """
-        speech = self._as_waveform(speech)[None]
-        lengths = torch.tensor([speech.size(1)], dtype=torch.long, device=self.device)
-        enc, _ = self.model.encode(speech, lengths)
-        hyps = self.beam_search(x=enc.hidden[0], maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)
+        hidden = self._encode(self._as_waveform(speech)[None])
+        hyps = self.beam_search(x=hidden[0], maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)
         return self._results(hyps)

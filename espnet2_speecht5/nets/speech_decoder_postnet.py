@@ -7,6 +7,7 @@ from typing import Tuple
 import torch
 from torch import nn
 
+from espnet2_speecht5.nets.bf16_conv_guard import conv1d_autocast_safe
 from espnet2_speecht5.nets.config import SpeechT5Config
 from espnet2_speecht5.nets.dropout import Dropout
 
@@ -23,7 +24,7 @@ class PostnetConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C_in, T) -> (B, C_out, T)."""
-        x = self.norm(self.conv(x))
+        x = self.norm(conv1d_autocast_safe(self.conv, x))
         if not self.last:
             x = torch.tanh(x)
         return self.dropout(x)

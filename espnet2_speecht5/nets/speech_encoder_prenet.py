@@ -7,6 +7,7 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import nn
 
+from espnet2_speecht5.nets.bf16_conv_guard import conv1d_autocast_safe
 from espnet2_speecht5.nets.config import SpeechT5Config
 from espnet2_speecht5.nets.dropout import Dropout
 from espnet2_speecht5.nets.encoder import activation_fn
@@ -31,7 +32,7 @@ class ConvBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C_in, L) -> (B, C_out, L')."""
-        x = self.conv(x)
+        x = conv1d_autocast_safe(self.conv, x)
         if self.norm_kind == "group":
             x = self.norm(x)
         elif self.norm_kind == "layer":
@@ -83,7 +84,7 @@ class ConvPositionalEmbedding(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, D) -> (B, T, D)."""
-        y = self.conv(x.transpose(1, 2))
+        y = conv1d_autocast_safe(self.conv, x.transpose(1, 2))
         if self.trim:
             y = y[:, :, : -self.trim]
         return self.act(y).transpose(1, 2)

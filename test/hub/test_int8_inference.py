@@ -1,5 +1,5 @@
 """Int8 CPU inference (``quantize_model``): the int8 layer's arithmetic, the swap, and the four
-inference classes, each against its own fp32 result."""
+inference classes, each against its own fp32 result; and the bf16 encoder option (``bf16_encoder``)."""
 
 from __future__ import annotations
 
@@ -134,3 +134,63 @@ def test_asr_inference_takes_quantize_model(asr_exp, tmp_path: Path):
             check=True, capture_output=True, text=True)
         outputs[flag] = (out / "1best_recog" / "token").read_text().split()
     assert outputs["true"][0] == outputs["false"][0] == "utt1" and len(outputs["true"]) > 1
+
+
+# ---------------------------------------------------------------- bf16_encoder
+def _record_autocast(module: nn.Module) -> list:
+    """A forward hook on ``module`` that records whether CPU bf16 autocast was on when it ran."""
+    seen: list = []
+
+    def hook(*_):
+        seen.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16)
+
+    module.register_forward_hook(hook)
+    return seen
+
+
+@pytest.mark.parametrize("quantize", [False, True])
+def test_speech2text_bf16_encoder_encodes_under_autocast_and_decodes_in_fp32(asr_exp, quantize: bool):
+    options = dict(beam_size=3, ctc_weight=0.3, maxlenratio=0.3, minlenratio=0.2)
+    fp32 = Speech2Text(asr_exp["config"], asr_exp["model"], **options)
+    bf16 = Speech2Text(asr_exp["config"], asr_exp["model"], bf16_encoder=True, quantize_model=quantize, **options)
+    encoder_seen = _record_autocast(bf16.model.net.encoder)
+    decoder_seen = _record_autocast(bf16.model.net.decoder)
+    wav = torch.from_numpy(tone(0.6))
+    with torch.no_grad():
+        want, got = fp32._encode(wav[None]), bf16._encode(wav[None])
+    assert encoder_seen == [True]
+    assert got.dtype == torch.float32 and got.shape == want.shape
+    assert 0 < _relative_error(got, want) < 0.05
+    results = bf16(wav)
+    assert results[0][2], "the bf16-encoder model decodes"
+    assert decoder_seen and not any(decoder_seen), "the decoder must run outside autocast"
+    batched = bf16.batch([wav, wav[:6000]])
+    assert [r[2] for r in batched[0]] == [r[2] for r in results]
+
+
+def test_speech2label_bf16_encoder_ranks_like_fp32(tmp_path: Path):
+    exp = write_sid_exp(tmp_path / "sid", seed=5)
+    fp32 = Speech2Label(exp["config"], exp["model"])
+    bf16 = Speech2Label(exp["config"], exp["model"], bf16_encoder=True)
+    seen = _record_autocast(bf16.model.net.encoder)
+    wav = tone(freq=330.0)
+    want, got = fp32.top(wav, k=3), bf16.top(wav, k=3)
+    assert seen == [True]
+    np.testing.assert_allclose([p for _, p in got], [p for _, p in want], atol=0.02)
+
+
+def test_asr_inference_takes_bf16_encoder(asr_exp, tmp_path: Path):
+    import soundfile as sf
+
+    sf.write(tmp_path / "a.wav", tone(0.6), 16000)
+    (tmp_path / "wav.scp").write_text(f"utt1 {tmp_path / 'a.wav'}\n")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "espnet2_speecht5.bin.asr_inference", "--output_dir", str(out),
+         "--data_path_and_name_and_type", f"{tmp_path / 'wav.scp'},speech,sound",
+         "--asr_train_config", str(asr_exp["config"]), "--asr_model_file", str(asr_exp["model"]),
+         "--beam_size", "2", "--maxlenratio", "0.3", "--minlenratio", "0.2", "--bf16_encoder", "true"],
+        check=True, capture_output=True, text=True)  # fmt: skip
+    assert "bf16_encoder: the speech encoder runs under torch.autocast(cpu, bfloat16)" in done.stderr
+    tokens = (out / "1best_recog" / "token").read_text().split()
+    assert tokens[0] == "utt1" and len(tokens) > 1
