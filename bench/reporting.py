@@ -70,6 +70,8 @@ def table_rows(work: Workload) -> List[Row]:
         Row("a", f"ASR greedy, {secs} audio, {n} tokens", ours, ref, target=0.5),
         Row("a", "ASR greedy, ours int8 vs the reference fp32", int8, ref, target=0.4),
         Row("a", "ASR greedy, ours int8 vs the reference with torch.ao dynamic int8", int8, ref_int8),
+        Row("a", "ASR greedy, ours int8 with the encoder in bf16 (`bf16_encoder`) vs the reference fp32",
+            ("ours", "int8+bf16enc"), ref, target=0.4),
         Row("b", f"ASR beam {beam}, {n} tokens, ours without CTC", ("ours", "ctc0"), ref, target=0.5),
         Row("b", f"ASR beam {beam}, {n} tokens, ours with CTC 0.3", ("ours", "ctc0.3"), ref, target=0.8),
         Row("c", f"TTS generation, {work.tts_chars} chars -> {frames} frames", ours, ref, "generate", 0.4),

@@ -264,12 +264,14 @@ def case_a(ctx: Context, impl: str, variant: str) -> Bench:
         weights = decoder_step_weights(net)
         if "int8" in variant_flags(variant):
             net, weights = int8_ours(net), []
+        bf16_encoder = "bf16enc" in variant_flags(variant)
 
         def run() -> torch.Tensor:
-            return greedy_speech_to_text(net, wav, max_len=n + 1, min_len=n + 1)
+            return greedy_speech_to_text(net, wav, max_len=n + 1, min_len=n + 1, bf16_encoder=bf16_encoder)
 
         def encode() -> Any:
-            return net.encode(wav)
+            with torch.autocast(device_type=wav.device.type, dtype=torch.bfloat16, enabled=bf16_encoder):
+                return net.encode(wav)
     else:
         hf = ref_model(ctx, "s2t")
         weights = []
@@ -757,7 +759,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--case", choices=sorted(CASES))
     parser.add_argument("--impl", choices=("ours", "ref", "probe"))
     parser.add_argument("--variant", default="",
-                        help="flags joined by +: ctc0 / ctc0.3 (ours, cases b, d), int8 (a, c, f), bf16 (d, e, g)")
+                        help="flags joined by +: ctc0 / ctc0.3 (ours, cases b, d), int8 (a, c, f), bf16 (d, e, g), "
+                             "bf16enc (ours, a: the encoder under bf16 autocast)")
     parser.add_argument("--size", choices=("base", "tiny"), default="base", help="tiny = the --quick workload")
     parser.add_argument("--weights", type=Path, required=True, help="folder of the prepared weights")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")

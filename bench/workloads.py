@@ -128,7 +128,7 @@ def mel_targets(batch: int, frames: int, bins: int, seed: int) -> torch.Tensor:
 # Which rows each case produces: (case, variant, label). The variant names the worker option that
 # makes our implementation differ within a case (ctc weight); "ref" rows have variant "".
 CASE_VARIANTS: Dict[str, List[Tuple[str, str]]] = {
-    "a": [("ours", ""), ("ref", ""), ("ours", "int8"), ("ref", "int8")],
+    "a": [("ours", ""), ("ref", ""), ("ours", "int8"), ("ref", "int8"), ("ours", "int8+bf16enc")],
     "b": [("ours", "ctc0"), ("ref", ""), ("ours", "ctc0.3")],
     "c": [("ours", ""), ("ref", ""), ("ours", "int8"), ("ref", "int8")],
     "d": [("ours", "ctc0"), ("ref", ""), ("ours", "ctc0.3"), ("ours", "ctc0+bf16"), ("ref", "bf16")],

@@ -14,8 +14,6 @@ a GPU); elsewhere it warns. It combines with ``quantize_model``.
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -56,11 +54,6 @@ def check_bf16_encoder(bf16_encoder: bool, device: str) -> None:
     logger.info("bf16_encoder: the speech encoder runs under torch.autocast(%s, bfloat16)", device)
 
 
-@contextmanager
-def encoder_autocast(enabled: bool, device: str) -> Iterator[None]:
-    """``torch.autocast(<device type>, bfloat16)`` when ``enabled``, otherwise nothing."""
-    if not enabled:
-        yield
-        return
-    with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16):
-        yield
+def encoder_autocast(enabled: bool, device: str) -> torch.autocast:
+    """``torch.autocast(<device type>, bfloat16)``, switched on only when ``enabled``."""
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=enabled)

@@ -7,7 +7,7 @@ Beam search and joint CTC decoding use ESPnet's ``BatchBeamSearch`` with the sco
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import List, Optional, Union
 
 import torch
@@ -22,6 +22,7 @@ def greedy_speech_to_text(
     wav_lengths: Optional[torch.Tensor] = None,
     max_len: int = 200,
     min_len: int = 0,
+    bf16_encoder: bool = False,
 ) -> torch.Tensor:
     """Greedy decoding with the key/value cache.
 
@@ -30,13 +31,16 @@ def greedy_speech_to_text(
         wav: (B, L) waveform; wav_lengths: (B,) samples.
         max_len: maximum output length, counting the start token (as transformers' ``max_length``).
         min_len: ``eos`` is forbidden before the output reaches this length (start token included).
+        bf16_encoder: encode under bf16 autocast (``Speech2Text(bf16_encoder=True)``); decode in float32.
 
     Returns:
         (B, N) token ids, starting with ``decoder_start_id``; rows that finished early are
         padded with ``pad_id`` after their ``eos``.
     """
     cfg = net.cfg
-    enc = net.encode(wav, wav_lengths)
+    with torch.autocast(device_type=wav.device.type, dtype=torch.bfloat16, enabled=bf16_encoder):
+        enc = net.encode(wav, wav_lengths)
+    enc = replace(enc, hidden=enc.hidden.to(wav.dtype))
     batch = wav.size(0)
     tokens = torch.full((batch, 1), cfg.decoder_start_id, dtype=torch.long, device=wav.device)
     finished = torch.zeros(batch, dtype=torch.bool, device=wav.device)
