@@ -46,11 +46,9 @@ def check_bf16_encoder(bf16_encoder: bool, device: str) -> None:
     if not bf16_encoder:
         return
     if str(device) == "cpu":
-        from espnet2_speecht5.runtime.cpu_features import has_bf16_units
+        from espnet2_speecht5.runtime.cpu_features import warn_if_bf16_emulated
 
-        if not has_bf16_units():
-            logger.warning("bf16_encoder: this CPU has neither AMX-BF16 nor AVX-512 BF16, so bf16 runs emulated "
-                           "and is likely slower than fp32")
+        warn_if_bf16_emulated("bf16_encoder")
     logger.info("bf16_encoder: the speech encoder runs under torch.autocast(%s, bfloat16)", device)
 
 

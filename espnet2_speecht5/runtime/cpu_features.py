@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from typing import FrozenSet
 
@@ -26,3 +27,12 @@ def has_bf16_units() -> bool:
     emulated, slower than fp32."""
     return any(flag in cpu_flags() for flag in BF16_FLAGS)
 
+
+
+def warn_if_bf16_emulated(what: str) -> None:
+    """One warning line, naming ``what``, when this CPU computes bf16 only by emulation."""
+    if not has_bf16_units():
+        logging.getLogger(__name__).warning(
+            "%s: this CPU has neither AMX-BF16 nor AVX-512 BF16, so bf16 runs emulated and is likely slower than fp32",
+            what,
+        )

@@ -275,11 +275,10 @@ def forward_autocast(enabled: bool, device: str) -> Iterator[None]:
         return
     import espnet2.train.trainer as espnet_trainer
 
-    from espnet2_speecht5.runtime.cpu_features import has_bf16_units
+    from espnet2_speecht5.runtime.cpu_features import warn_if_bf16_emulated
 
-    if device == "cpu" and not has_bf16_units():
-        logging.warning("bf16: this CPU has neither AMX-BF16 nor AVX-512 BF16, so bf16 runs emulated and is "
-                        "likely slower than fp32")
+    if device == "cpu":
+        warn_if_bf16_emulated("bf16")
     logging.info("bf16: forward passes run under torch.autocast(%s, bfloat16)", device)
 
     def bf16_autocast(enabled: bool = True, **_: Any) -> Any:
