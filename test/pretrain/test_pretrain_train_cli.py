@@ -219,24 +219,29 @@ def test_fine_tuning_takes_the_parts_of_the_sid_network(trained, tmp_path: Path,
         assert torch.equal(value, state[f"net.{key}"]), key
 
 
-def test_fine_tuning_vc_takes_the_speech_side_parts_without_a_token_list(trained, tmp_path: Path):
+@pytest.mark.parametrize("task", ["vc", "se"])
+def test_fine_tuning_speech_to_speech_takes_the_speech_side_parts_without_a_token_list(
+    trained, tmp_path: Path, task: str
+):
     from pretrain_data import NET_CONF
 
     from espnet2_speecht5.bin import pretrained_init
     from espnet2_speecht5.checkpoint.io import load_checkpoint
+    from espnet2_speecht5.models.se import SpeechT5SEModel
     from espnet2_speecht5.models.vc import SpeechT5VCModel
     from espnet2_speecht5.tasks.common import SPECIAL_TOKENS, net_config_from_conf
     from espnet2_speecht5.train.checks import load_init_param
 
     pretrained = trained["exp"] / "valid.acc_mlm.best.pth"
-    pretrained_init.main(["params", "--pretrained_model", str(pretrained), "--task", "vc",
+    pretrained_init.main(["params", "--pretrained_model", str(pretrained), "--task", task,
                           "--out", str(tmp_path / "init.pth"), "--cache_dir", str(tmp_path / "cache")])
     init = load_checkpoint(tmp_path / "init.pth")
     parts = {key.split(".")[1] for key in init}
     assert {"speech_prenet", "encoder", "decoder", "speech_decoder_prenet", "speech_decoder_postnet"} <= parts
     assert not parts & {"text_prenet", "text_decoder_prenet", "text_decoder_postnet"}
     torch.manual_seed(0)
-    vc = SpeechT5VCModel(len(SPECIAL_TOKENS), list(SPECIAL_TOKENS), net_config_from_conf(NET_CONF))
+    model_class = {"vc": SpeechT5VCModel, "se": SpeechT5SEModel}[task]
+    vc = model_class(len(SPECIAL_TOKENS), list(SPECIAL_TOKENS), net_config_from_conf(NET_CONF))
     fresh = {key: value.clone() for key, value in vc.net.state_dict().items()}
     load_init_param(f"{tmp_path / 'init.pth'}:net:net", vc, ignore_init_mismatch=False)
     state = load_checkpoint(pretrained)
