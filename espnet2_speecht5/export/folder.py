@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 from espnet2_speecht5.checkpoint.io import save_text
 from espnet2_speecht5.export.model_card import card_details, model_card
@@ -50,21 +50,31 @@ def write_folder(
     if outdir.exists():
         shutil.rmtree(outdir)
     # imported here: they import espnet, which prints to stdout (the output of ``export_model files``)
-    from espnet2_speecht5.export.transformers_export import espnet_files_from_meta, export_transformers
+    from espnet2_speecht5.export.transformers_export import (
+        espnet_files_from_meta,
+        export_transformers,
+        fbank_export_refusal,
+    )
     from espnet2_speecht5.report.results_md import git_description
 
     names = extract(zip_path, outdir)
     train_config, model_file = espnet_files_from_meta(outdir, task)
-    written = export_transformers(train_config, model_file, outdir, task)
+    refusal = fbank_export_refusal(train_config)
+    if refusal:  # the ESPnet side still goes out: the zip's files and the card
+        logger.warning(f"{train_config}: {refusal}; the folder holds the ESPnet model only")
+        written: List[str] = []
+    else:
+        written = export_transformers(train_config, model_file, outdir, task)
     exp_name = zip_path.parent.name
     model_ref = hf_repo or str(zip_path.resolve())
-    details = card_details(load_yaml(train_config), ".", commit=git_description(PACKAGE_REPO)[0], transformers=True,
+    details = card_details(load_yaml(train_config), ".", commit=git_description(PACKAGE_REPO)[0],
+                           transformers=not refusal,
                            folder_ref=hf_repo or str(outdir.resolve()), speaker_default=speaker_default(task))
     card = model_card(task, corpus, exp_name, results.read_text(encoding="utf-8"), model_ref,
                       language=language, details=details)
     save_text(card, outdir / "README.md")
     logger.info(f"export folder {outdir}: {len(names)} files from {zip_path.name} (ESPnet layout), "
-                f"{', '.join(written)} (transformers) and README.md")
+                f"{', '.join(written) or 'no files'} (transformers) and README.md")
 
 
 def speaker_default(task: str) -> bool:

@@ -141,6 +141,21 @@ def generation_config(cfg: SpeechT5Config, task: str) -> Dict[str, Any]:
     return out
 
 
+def fbank_export_refusal(train_config: PathLike) -> str:
+    """Why a model has no transformers export ("" if it has one): the fbank speech pre-net has no
+    counterpart in transformers' SpeechT5, whose speech encoder reads the waveform with the conv pre-net."""
+    import yaml
+
+    try:
+        config = yaml.safe_load(Path(train_config).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return ""  # load_trained_model reports an unreadable config
+    if isinstance(config, dict) and config.get("speech_prenet", "conv") == "fbank":
+        return ("no transformers export: speech_prenet fbank (ESPnet's front end and subsampling) has no counterpart "
+                "in transformers' SpeechT5, whose speech encoder reads the waveform through the conv pre-net")
+    return ""
+
+
 def export_transformers(train_config: PathLike, model_file: PathLike, outdir: PathLike, task: str) -> List[str]:
     """Write the transformers files of a trained ``asr`` or ``tts`` model at the top of ``outdir``.
 
@@ -157,6 +172,9 @@ def export_transformers(train_config: PathLike, model_file: PathLike, outdir: Pa
         DataError: another task, a missing file, or weights that do not fit the config.
     """
     target = transformers_target(task)
+    refusal = fbank_export_refusal(train_config)
+    if refusal:
+        raise DataError(refusal, train_config)
     model, args = load_trained_model(task, train_config, model_file)
     net = model.net
     outdir = Path(outdir)

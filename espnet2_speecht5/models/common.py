@@ -151,14 +151,26 @@ def make_targets(mel: torch.Tensor, mel_lengths: torch.Tensor, reduction_factor:
     return MelTargets(mel, lengths, shift_mel_right(mel, r), lengths // r, stop)
 
 
+def front_end_feats(net: torch.nn.Module, speech: torch.Tensor, speech_lengths: torch.Tensor
+                    ) -> Optional[Dict[str, torch.Tensor]]:
+    """The input features whose statistics stage 7 collects (``feats_stats.npz``, read by ``global_mvn``):
+    the ESPnet front end's output (B, T, F) and lengths (B,) for the fbank pre-net; None for the conv one."""
+    frontend_features = getattr(net.speech_prenet, "frontend_features", None)
+    if frontend_features is None:
+        return None
+    feats, lengths = frontend_features(speech, speech_lengths)
+    return {"feats": feats, "feats_lengths": lengths}
+
+
 class WaveformInput:
-    """Mixin of the models whose input is the raw waveform: no front-end statistics to collect."""
+    """Mixin of the models whose input is the raw waveform."""
 
     def collect_feats(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor, *targets: torch.Tensor, **kwargs
     ) -> Dict[str, torch.Tensor]:
-        """The features are the raw waveform (B, L) and its lengths (B,)."""
-        return {"feats": speech, "feats_lengths": speech_lengths}
+        """The front end's features (fbank pre-net), else the raw waveform (B, L) and its lengths (B,)."""
+        feats = front_end_feats(self.net, speech, speech_lengths)
+        return feats if feats is not None else {"feats": speech, "feats_lengths": speech_lengths}
 
 
 class SpeechT5Model(AbsESPnetModel):

@@ -60,7 +60,13 @@ from espnet2.torch_utils.device_funcs import force_gatherable
 from torch import nn
 
 from espnet2_speecht5.features.log_mel import build_log_mel
-from espnet2_speecht5.models.common import SpeechT5Model, decoder_io, espnet_net_config, make_targets
+from espnet2_speecht5.models.common import (
+    SpeechT5Model,
+    decoder_io,
+    espnet_net_config,
+    front_end_feats,
+    make_targets,
+)
 from espnet2_speecht5.models.pretrain_losses import (
     feature_penalty,
     masked_prediction_loss,
@@ -75,14 +81,6 @@ from espnet2_speecht5.nets.quantizer import GumbelVectorQuantizer, QuantizerOutp
 from espnet2_speecht5.nets.span_masking import speech_span_mask, text_infilling
 
 Stats = Dict[str, Optional[torch.Tensor]]
-
-
-def samples_for_frames(frames: torch.Tensor, kernels: Sequence[int], strides: Sequence[int]) -> torch.Tensor:
-    """(B,) frame counts -> the fewest samples that give that many conv frames (inverse of the conv lengths)."""
-    samples = frames.clone()
-    for kernel, stride in zip(reversed(kernels), reversed(strides)):
-        samples = (samples - 1) * stride + kernel
-    return samples
 
 
 def bert_init_(module: nn.Module) -> None:
@@ -278,8 +276,7 @@ class SpeechT5PretrainModel(SpeechT5Model):
         kept = torch.minimum(frames, labels)
         if bool((kept < 1).any()):
             raise ValueError(f"utterances too short for one encoder frame: lengths {speech_lengths.tolist()}")
-        extractor = prenet.feature_extractor
-        most = samples_for_frames(kept + 1, extractor.kernels, extractor.strides) - 1
+        most = prenet.samples_for_frames(kept + 1) - 1
         return torch.minimum(speech_lengths.long(), most.to(speech_lengths.device)), kept
 
     def speech_terms(
@@ -456,7 +453,9 @@ class SpeechT5PretrainModel(SpeechT5Model):
         speech_lengths: Optional[torch.Tensor] = None,
         **kwargs,
     ) -> Dict[str, torch.Tensor]:
-        """No front-end statistics: the raw waveform (B, L) and its lengths for speech batches, nothing for text."""
+        """Speech batches: the front end's features with the fbank pre-net, else the raw waveform (B, L);
+        and their lengths. Nothing for text batches."""
         if speech is None:
             return {}
-        return {"feats": speech, "feats_lengths": speech_lengths}
+        feats = front_end_feats(self.net, speech, speech_lengths)
+        return feats if feats is not None else {"feats": speech, "feats_lengths": speech_lengths}

@@ -18,7 +18,7 @@ from typing import Optional, Sequence, Union
 
 import torch
 
-from espnet2_speecht5.models.common import espnet_net_config, make_targets
+from espnet2_speecht5.models.common import espnet_net_config, front_end_feats, make_targets
 from espnet2_speecht5.models.speech_output import LossOutput, SpeechOutputModel
 from espnet2_speecht5.nets.compositions import EncoderOutput, SpeechToSpeech
 from espnet2_speecht5.nets.config import SpeechT5Config
@@ -103,6 +103,10 @@ class SpeechT5VCModel(SpeechOutputModel):
         speech_tgt_lengths: torch.Tensor,
         **kwargs,
     ) -> dict:
-        """The target log-mel (B, T, 80) and its lengths (B,), for ESPnet's statistics stage."""
+        """For ESPnet's statistics stage: the input's front-end features with the fbank pre-net (what
+        ``global_mvn`` normalises), else the target log-mel (B, T, 80); and their lengths (B,)."""
+        front = front_end_feats(self.net, speech, speech_lengths)
+        if front is not None:
+            return front
         feats, lengths = self.mel(speech_tgt, speech_tgt_lengths)
         return {"feats": feats, "feats_lengths": lengths}

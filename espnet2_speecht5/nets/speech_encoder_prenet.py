@@ -90,29 +90,48 @@ class ConvPositionalEmbedding(nn.Module):
         return self.act(y).transpose(1, 2)
 
 
-class SpeechEncoderPrenet(nn.Module):
-    """Conv features -> LayerNorm -> Linear -> span masking (training) -> + conv positions -> + sinusoids.
+class FrameEmbedding(nn.Module):
+    """Frame features (B, T, C) -> LayerNorm -> Linear -> span masking (training) -> + conv positions -> + sinusoids.
 
-    The sinusoidal positions are fairseq's (padding index ``pad_id``, so frame n gets position
-    pad_id + n + 1; padded frames get a zero vector).
+    The second half of every speech-encoder pre-net; a subclass makes the (B, T, C) features
+    (:meth:`extract_features`). The sinusoidal positions are fairseq's (padding index ``pad_id``,
+    so frame n gets position pad_id + n + 1; padded frames get a zero vector).
+
+    Args:
+        cfg: the network configuration.
+        feature_dim: C, the width of the features the subclass makes.
     """
 
-    def __init__(self, cfg: SpeechT5Config) -> None:
+    def __init__(self, cfg: SpeechT5Config, feature_dim: int) -> None:
         super().__init__()
         self.cfg = cfg
-        self.feature_extractor = ConvFeatureExtractor(cfg)
-        self.feature_norm = nn.LayerNorm(cfg.conv_channels[-1], eps=cfg.layer_norm_eps)
-        self.feature_proj = nn.Linear(cfg.conv_channels[-1], cfg.d_model)
+        self.feature_norm = nn.LayerNorm(feature_dim, eps=cfg.layer_norm_eps)
+        self.feature_proj = nn.Linear(feature_dim, cfg.d_model)
         self.feature_dropout = Dropout(cfg.feature_proj_dropout)
         if cfg.mask_time_prob > 0.0 or cfg.mask_channel_prob > 0.0:
             self.mask_emb = nn.Parameter(torch.empty(cfg.d_model).uniform_())
         else:
             self.register_parameter("mask_emb", None)
         self.pos_conv = ConvPositionalEmbedding(cfg.d_model, cfg.pos_conv_kernel, cfg.pos_conv_groups, cfg.activation)
+        # ESPnet's SpecAugment (an ``AbsSpecAug``: ``(x, lengths) -> (x, lengths)``), applied to the
+        # (B, T, C) features in training; set by the task (``specaug:``), None by default
+        self.specaug: Optional[nn.Module] = None
 
-    def frame_lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
-        """(B,) waveform lengths in samples -> (B,) frame counts."""
-        return self.feature_extractor.output_lengths(sample_lengths)
+    def extract_features(
+        self, wav: torch.Tensor, wav_lengths: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """(B, L) waveform, (B,) lengths -> features (B, T, C), frame lengths (B,) and valid (B, T)
+        (both None without lengths)."""
+        raise NotImplementedError
+
+    def augment(self, features: torch.Tensor, frame_lengths: Optional[torch.Tensor]) -> torch.Tensor:
+        """SpecAugment's time warping and time/feature masks on (B, T, C) features, in training only."""
+        if self.specaug is None or not self.training:
+            return features
+        if frame_lengths is None:
+            frame_lengths = torch.full((features.size(0),), features.size(1), dtype=torch.long, device=features.device)
+        augmented, _ = self.specaug(features, frame_lengths)
+        return augmented
 
     def apply_masking(
         self, x: torch.Tensor, frame_lengths: Optional[torch.Tensor], time_mask: Optional[torch.Tensor] = None
@@ -135,33 +154,6 @@ class SpeechEncoderPrenet(nn.Module):
             channels = span_mask(batch, dim, cfg.mask_channel_prob, cfg.mask_channel_length, cfg.mask_channel_min_masks)
             x = x.masked_fill(channels.to(x.device).unsqueeze(1), 0.0)
         return x, time_mask
-
-    def extract_features(
-        self, wav: torch.Tensor, wav_lengths: Optional[torch.Tensor] = None
-    ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
-        """Run the conv feature extractor (the first half of :meth:`forward`).
-
-        Args:
-            wav: (B, L) float waveform at 16 kHz.
-            wav_lengths: (B,) real lengths in samples; None if nothing is padded.
-
-        Returns:
-            conv features (B, T, C) (in training, their gradient into the conv stack is scaled by
-            ``feature_grad_mult``), frame lengths (B,) and ``valid`` (B, T) bool; both None without
-            ``wav_lengths``.
-        """
-        features = self.feature_extractor(wav)
-        mult = self.cfg.feature_grad_mult
-        if mult != 1.0 and self.training:
-            # same values; the gradient into the conv stack is scaled by ``mult`` (0 freezes it)
-            features = features * mult + features.detach() * (1.0 - mult)
-        length = features.size(1)
-        valid = None
-        frame_lengths = None
-        if wav_lengths is not None:
-            frame_lengths = self.frame_lengths(wav_lengths.to(features.device)).clamp(min=1, max=length)
-            valid = torch.arange(length, device=features.device)[None, :] < frame_lengths[:, None]
-        return features, frame_lengths, valid
 
     def embed_features(
         self,
@@ -202,3 +194,53 @@ class SpeechEncoderPrenet(nn.Module):
         features, frame_lengths, valid = self.extract_features(wav, wav_lengths)
         x, time_mask = self.embed_features(features, valid, frame_lengths, time_mask)
         return x, valid, time_mask
+
+
+class SpeechEncoderPrenet(FrameEmbedding):
+    """SpeechT5's waveform pre-net: the wav2vec 2.0 conv stack, then :class:`FrameEmbedding`.
+
+    (B, L) samples at 16 kHz -> (B, T, d_model) frames at 50 Hz (base). With ``specaug`` set, its
+    masks act on the conv features (time steps, and channels as its "frequency" axis).
+    """
+
+    def __init__(self, cfg: SpeechT5Config) -> None:
+        super().__init__(cfg, cfg.conv_channels[-1])
+        self.feature_extractor = ConvFeatureExtractor(cfg)
+
+    def frame_lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
+        """(B,) waveform lengths in samples -> (B,) frame counts."""
+        return self.feature_extractor.output_lengths(sample_lengths)
+
+    def samples_for_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B,) frame counts -> the fewest samples that give that many conv frames (inverts :meth:`frame_lengths`)."""
+        samples = frames.clone()
+        for kernel, stride in zip(reversed(self.feature_extractor.kernels), reversed(self.feature_extractor.strides)):
+            samples = (samples - 1) * stride + kernel
+        return samples
+
+    def extract_features(
+        self, wav: torch.Tensor, wav_lengths: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """Run the conv feature extractor (the first half of :meth:`forward`).
+
+        Args:
+            wav: (B, L) float waveform at 16 kHz.
+            wav_lengths: (B,) real lengths in samples; None if nothing is padded.
+
+        Returns:
+            conv features (B, T, C) (in training, their gradient into the conv stack is scaled by
+            ``feature_grad_mult``), frame lengths (B,) and ``valid`` (B, T) bool; both None without
+            ``wav_lengths``.
+        """
+        features = self.feature_extractor(wav)
+        mult = self.cfg.feature_grad_mult
+        if mult != 1.0 and self.training:
+            # same values; the gradient into the conv stack is scaled by ``mult`` (0 freezes it)
+            features = features * mult + features.detach() * (1.0 - mult)
+        length = features.size(1)
+        valid = None
+        frame_lengths = None
+        if wav_lengths is not None:
+            frame_lengths = self.frame_lengths(wav_lengths.to(features.device)).clamp(min=1, max=length)
+            valid = torch.arange(length, device=features.device)[None, :] < frame_lengths[:, None]
+        return self.augment(features, frame_lengths), frame_lengths, valid

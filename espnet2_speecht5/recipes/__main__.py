@@ -95,9 +95,9 @@ def run_step(recipe: TaskRecipe, ctx: Context, args: argparse.Namespace) -> None
     elif step == "data-opts":
         print_words(recipe.data_options(ctx, args.mode, Path(args.data)))
     elif step == "model-opts":
-        print_words(recipe.model_options(ctx))
+        print_words(recipe.model_options(ctx) + recipe.normalize_options(ctx, 7))
     elif step == "train-opts":
-        print_words(recipe.train_options(ctx))
+        print_words(recipe.train_options(ctx) + recipe.normalize_options(ctx, 8))
     elif step == "decode-dir":
         print(recipe.decode_dir(ctx, args.model))
     elif step == "split":

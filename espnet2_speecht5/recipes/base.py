@@ -173,8 +173,25 @@ class TaskRecipe:
         return network_parts(self.kind)
 
     def pretrained_parts(self, train_config: Optional[Path] = None) -> Tuple[str, ...]:
-        """The parts that stage 8 takes from a pre-training model (``--pretrained_model``): the network's own."""
-        return self.network_parts
+        """The parts that stage 8 takes from a pre-training model (``--pretrained_model``): the network's own,
+        less the speech pre-net where the training config replaces it (``speech_prenet: fbank``)."""
+        return self.without_new_prenet(self.network_parts, train_config)
+
+    @staticmethod
+    def without_new_prenet(parts: Tuple[str, ...], train_config: Optional[Path]) -> Tuple[str, ...]:
+        """``parts`` less ``speech_prenet`` when ``train_config`` has the fbank pre-net (logged)."""
+        from espnet2_speecht5.train.checks import config_value
+
+        if train_config is None or "speech_prenet" not in parts:
+            return parts
+        try:
+            if config_value(str(train_config), "speech_prenet") != "fbank":
+                return parts
+        except KeyError:
+            return parts
+        logger.info(f"{train_config}: speech_prenet: fbank: the speech pre-net is new (ESPnet's front end and "
+                    "subsampling); the pre-trained model's conv pre-net is left out")
+        return tuple(part for part in parts if part != "speech_prenet")
 
     @property
     def shares_pretrained_tokens(self) -> bool:
@@ -280,6 +297,28 @@ class TaskRecipe:
     def train_options(self, ctx: Context) -> List[str]:
         """Options of stage 8 beyond the data triples and shapes."""
         return self.model_options(ctx)
+
+    def normalize_options(self, ctx: Context, stage: int) -> List[str]:
+        """``normalize: global_mvn`` in the training config without a ``stats_file``: stage 7 collects the
+        statistics without it (``--normalize none``), stage 8 reads them (``<stats_dir>/train/feats_stats.npz``)."""
+        from espnet2_speecht5.train.checks import config_value
+
+        if not ctx.train_config or not Path(ctx.train_config).is_file():
+            return []
+        try:
+            if config_value(ctx.train_config, "normalize") != "global_mvn":
+                return []
+        except KeyError:
+            return []
+        try:
+            config_value(ctx.train_config, "normalize_conf.stats_file")
+            return []  # the config names its own statistics
+        except KeyError:
+            pass
+        if stage == 7:
+            return ["--normalize", "none"]
+        stats = require(Path(ctx.stats_dir) / "train" / "feats_stats.npz", 7)
+        return ["--normalize_conf", f"stats_file={stats}"]
 
     # ---------------------------------------------------------------- stage 9
     def decode_dir(self, ctx: Context, model: str) -> Path:

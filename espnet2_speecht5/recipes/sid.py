@@ -66,7 +66,7 @@ class SIDRecipe(TaskRecipe):
         parts = self.network_parts
         if train_config is not None and model_head(read_yaml(train_config)) == "pooling":
             parts = tuple(part for part in parts if part != "decoder")  # the pooling head has no decoder
-        return parts
+        return self.without_new_prenet(parts, train_config)
 
     def score(self, ctx: Context, dset: str, decode_dir: Path, model: str) -> Dict[str, object]:
         from espnet2_speecht5.scoring.scores_file import package_version, write_scores

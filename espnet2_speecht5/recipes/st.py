@@ -53,7 +53,8 @@ class STRecipe(TaskRecipe):
 
     def pretrained_parts(self, train_config: Optional[Path] = None) -> Tuple[str, ...]:
         """The speech pre-net, the encoder and the decoder of a pre-training model; not its text embedding."""
-        return tuple(part for part in self.network_parts if part not in self.TARGET_EMBEDDING_PARTS)
+        parts = tuple(part for part in self.network_parts if part not in self.TARGET_EMBEDDING_PARTS)
+        return self.without_new_prenet(parts, train_config)
 
     def data_options(self, ctx: Context, mode: str, data: Path) -> List[str]:
         if mode == "test":

@@ -35,6 +35,7 @@ from espnet2.utils.types import str2bool, str_or_none
 from espnet2_speecht5.models.common import SpeechT5Model
 from espnet2_speecht5.nets.config import SpeechT5Config
 from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.tasks.speech_front import SPEECH_FRONT_CHOICES, add_speech_prenet_argument, install_speech_front
 from espnet2_speecht5.train.trainer import SpeechT5Trainer
 
 DEFAULT_NET_CONF: Dict[str, Any] = dict(size="base")
@@ -156,10 +157,13 @@ class SpeechT5AbsTask(AbsTask):
             the optional ones (ESPnet's ``required_data_names`` / ``optional_data_names``).
         reads_text: whether the task tokenises text; without it ``--token_list`` is optional and
             the model gets ESPnet's three special tokens (:data:`SPECIAL_TOKENS`).
+        speech_input: whether the network reads speech through a speech-encoder pre-net; such a
+            task has ``--speech_prenet`` and ESPnet's ``frontend``, ``specaug`` and ``normalize``
+            choices (:mod:`espnet2_speecht5.tasks.speech_front`).
     """
 
     num_optimizers: int = 1
-    class_choices_list: List[ClassChoices] = []
+    class_choices_list: List[ClassChoices] = SPEECH_FRONT_CHOICES
     trainer = SpeechT5Trainer
 
     model_class: Type[SpeechT5Model] = SpeechT5Model
@@ -173,6 +177,7 @@ class SpeechT5AbsTask(AbsTask):
     targets: Tuple[str, ...] = (TEXT_NAME,)
     optional_inputs: Tuple[str, ...] = ()
     reads_text: bool = True
+    speech_input: bool = True
 
     # ------------------------------------------------------------------ options
     @classmethod
@@ -183,6 +188,12 @@ class SpeechT5AbsTask(AbsTask):
     def add_common_arguments(cls, parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
         """The network and text preprocessing options; returns the "Preprocess related" group."""
         add_network_arguments(parser, dict(cls.default_model_conf), cls.model_conf_help, cls.reads_text)
+        if cls.speech_input:
+            add_speech_prenet_argument(parser)
+            front = parser.add_argument_group(description="Speech front end (ESPnet's choices)")
+            for choices in cls.class_choices_list:
+                # --frontend/--specaug/--normalize and their *_conf, as ESPnet's ASR task has them
+                choices.add_arguments(front)
         parser.add_argument(
             "--keep_last_epochs", type=int, default=0,
             help="also keep the models of the last N epochs (in <output_dir>/last_epochs/) and write their "
@@ -277,6 +288,8 @@ class SpeechT5AbsTask(AbsTask):
             if not cls.model_errors_are_config_errors:
                 raise
             raise ConfigError(f"model_conf: {err}") from None
+        if cls.speech_input:
+            install_speech_front(model.net, args)
         if getattr(args, "init", None) is not None:
             initialize(model, args.init)
         return model

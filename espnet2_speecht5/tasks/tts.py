@@ -29,6 +29,8 @@ class TTSTask(SpeechT5AbsTask):
     targets = ("speech",)
     optional_inputs = ("spembs",)
     model_class = SpeechT5TTSModel
+    speech_input = False  # speech is the output: no speech-encoder pre-net, no front-end choices
+    class_choices_list = []
     model_conf_help = "keyword arguments of SpeechT5TTSModel (l1_weight, bce_pos_weight, guided_attn_weight, ...)"
     token_types = ("char", "bpe", "word", "phn")
     g2p_help = "grapheme-to-phoneme converter (token_type phn)"

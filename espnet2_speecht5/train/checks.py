@@ -234,6 +234,7 @@ def load_init_param(init_param: str, model: Any, ignore_init_mismatch: bool, map
             raise DataError(f"the model has no part '{dst_key}' (--init_param {init_param})", path)
         target = getattr(target, name)
     expected = target.state_dict()
+    state = _without_replaced_prenet(state, target, init_param)
     unknown = [key for key in state if key not in expected]
     wrong = [key for key in state if key in expected and tuple(state[key].shape) != tuple(expected[key].shape)]
     if ignore_init_mismatch:
@@ -260,6 +261,20 @@ def load_init_param(init_param: str, model: Any, ignore_init_mismatch: bool, map
     expected.update(state)
     target.load_state_dict(expected)
     logging.info(f"--init_param {init_param}: loaded {len(state)} of {len(expected)} parameters")
+
+
+def _without_replaced_prenet(state: Dict[str, Any], target: Any, init_param: str
+                             ) -> Dict[str, Any]:
+    """Leave out a checkpoint's conv speech pre-net (its ``feature_extractor`` gives it away) where the
+    model has the fbank pre-net instead: that pre-net is new (ESPnet's front end and subsampling), even
+    where a name matches; everything else loads as usual. An fbank checkpoint keeps its pre-net."""
+    replaced = [f"{name}." for name, module in target.named_modules() if hasattr(module, "frontend_features")]
+    conv = [p for p in replaced if any(key.startswith(f"{p}feature_extractor.") for key in state)]
+    dropped = {key for key in state if any(key.startswith(p) for p in conv)}
+    if dropped:
+        logging.info(f"--init_param {init_param}: the speech pre-net is new (speech_prenet: fbank): left out "
+                     f"{len(dropped)} parameters of the checkpoint's conv pre-net ({', '.join(sorted(conv))})")
+    return {k: v for k, v in state.items() if k not in dropped}
 
 
 # What safe_init_param assumes of ESPnet (test/test_espnet_hooks.py checks the installed one):

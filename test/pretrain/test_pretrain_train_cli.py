@@ -144,6 +144,42 @@ def test_fine_tuning_takes_the_parts_of_the_asr_network(trained, tmp_path: Path)
                               "--outdir", str(tmp_path / "tok2"), "--cache_dir", str(tmp_path / "cache")])
 
 
+def test_fine_tuning_an_fbank_model_takes_all_but_the_speech_prenet_and_says_it_is_new(trained, tmp_path: Path, caplog):
+    import yaml
+    from pretrain_data import NET_CONF, token_list
+
+    from espnet2_speecht5.bin import pretrained_init
+    from espnet2_speecht5.checkpoint.io import load_checkpoint
+    from espnet2_speecht5.nets.fbank_prenet import FbankSpeechPrenet
+    from espnet2_speecht5.tasks.asr import ASRTask
+    from espnet2_speecht5.train.checks import load_init_param
+
+    pretrained = trained["exp"] / "valid.acc_mlm.best.pth"
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("\n".join(token_list()) + "\n")
+    config = tmp_path / "train_fbank.yaml"
+    config.write_text(yaml.safe_dump({"speech_prenet": "fbank", "frontend": "default", "net_conf": NET_CONF}))
+    with caplog.at_level("INFO"):
+        pretrained_init.main(["params", "--pretrained_model", str(pretrained), "--task", "asr", "--token_list",
+                              str(tokens), "--train_config", str(config), "--out", str(tmp_path / "init.pth"),
+                              "--cache_dir", str(tmp_path / "cache")])
+    assert "speech_prenet: fbank: the speech pre-net is new" in caplog.text
+    init = load_checkpoint(tmp_path / "init.pth")
+    assert {key.split(".")[1] for key in init} == {"encoder", "decoder", "text_decoder_prenet"}
+    args = ASRTask.get_parser().parse_args(["--config", str(config), "--token_list", str(tokens)])
+    torch.manual_seed(0)
+    asr = ASRTask.build_model(args)
+    assert isinstance(asr.net.speech_prenet, FbankSpeechPrenet)
+    fresh_prenet = {k: v.clone() for k, v in asr.net.speech_prenet.state_dict().items()}
+    load_init_param(f"{tmp_path / 'init.pth'}:net:net", asr, ignore_init_mismatch=False)  # strict: every key fits
+    state = load_checkpoint(pretrained)
+    for key, value in asr.net.state_dict().items():
+        if key.startswith("speech_prenet."):
+            assert torch.equal(value, fresh_prenet[key[len("speech_prenet."):]]), key  # new: its own initialisation
+        else:
+            assert torch.equal(value, state[f"net.{key}"]), key
+
+
 def test_fine_tuning_takes_the_parts_of_the_tts_network(trained, tmp_path: Path):
     from pretrain_data import NET_CONF, token_list
 
