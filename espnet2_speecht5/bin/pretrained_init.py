@@ -50,6 +50,18 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def masks_speech(train_config: Path) -> bool:
+    """Whether the fine-tuning network of ``train_config`` masks speech frames or channels (and so has
+    the speech pre-net's mask embedding)."""
+    import yaml
+
+    from espnet2_speecht5.tasks.common import net_config_from_conf
+
+    config = yaml.safe_load(train_config.read_text(encoding="utf-8")) or {}
+    cfg = net_config_from_conf(config.get("net_conf") if isinstance(config, dict) else None)
+    return cfg.mask_time_prob > 0.0 or cfg.mask_channel_prob > 0.0
+
+
 def read_tokens(path: str) -> List[str]:
     from espnet2_speecht5.runtime.errors import DataError
 
@@ -75,6 +87,12 @@ def main(argv: Optional[List[str]] = None) -> None:
         tokens = read_tokens(args.token_list)
     parts = recipe.pretrained_parts(Path(args.train_config) if args.train_config else None)
     state = fine_tuning_state(args.pretrained_model, args.cache_dir, parts, tokens)
+    if args.train_config and not masks_speech(Path(args.train_config)):
+        unused = [key for key in state if key.endswith("speech_prenet.mask_emb")]
+        for key in unused:
+            del state[key]
+            logger.info(f"{key}: left out: {args.train_config} masks no speech frames or channels "
+                        "(net_conf mask_time_prob and mask_channel_prob are 0), so its network has no mask embedding")
     save_torch(state, args.out)
     logger.info(f"wrote {args.out}: {len(state)} parameters (load with --init_param {args.out}:net:net)")
 

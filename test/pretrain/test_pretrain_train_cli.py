@@ -259,6 +259,7 @@ def test_fine_tuning_takes_the_parts_of_the_sid_network(trained, tmp_path: Path,
 def test_fine_tuning_speech_to_speech_takes_the_speech_side_parts_without_a_token_list(
     trained, tmp_path: Path, task: str
 ):
+    import yaml
     from pretrain_data import NET_CONF
 
     from espnet2_speecht5.bin import pretrained_init
@@ -269,15 +270,21 @@ def test_fine_tuning_speech_to_speech_takes_the_speech_side_parts_without_a_toke
     from espnet2_speecht5.train.checks import load_init_param
 
     pretrained = trained["exp"] / "valid.acc_mlm.best.pth"
-    pretrained_init.main(["params", "--pretrained_model", str(pretrained), "--task", task,
-                          "--out", str(tmp_path / "init.pth"), "--cache_dir", str(tmp_path / "cache")])
+    # a fine-tuning config without masking (SE's): its network has no mask embedding, so that is left out
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump({"net_conf": {**NET_CONF, "mask_time_prob": 0.0}}))
+    pretrained_init.main(["params", "--pretrained_model", str(pretrained), "--task", task, "--train_config",
+                          str(config), "--out", str(tmp_path / "init.pth"), "--cache_dir", str(tmp_path / "cache")])
     init = load_checkpoint(tmp_path / "init.pth")
     parts = {key.split(".")[1] for key in init}
     assert {"speech_prenet", "encoder", "decoder", "speech_decoder_prenet", "speech_decoder_postnet"} <= parts
     assert not parts & {"text_prenet", "text_decoder_prenet", "text_decoder_postnet"}
     torch.manual_seed(0)
+    assert "net.speech_prenet.mask_emb" in load_checkpoint(pretrained)
+    assert "net.speech_prenet.mask_emb" not in init
     model_class = {"vc": SpeechT5VCModel, "se": SpeechT5SEModel}[task]
-    vc = model_class(len(SPECIAL_TOKENS), list(SPECIAL_TOKENS), net_config_from_conf(NET_CONF))
+    vc = model_class(len(SPECIAL_TOKENS), list(SPECIAL_TOKENS),
+                     net_config_from_conf({**NET_CONF, "mask_time_prob": 0.0}))
     fresh = {key: value.clone() for key, value in vc.net.state_dict().items()}
     load_init_param(f"{tmp_path / 'init.pth'}:net:net", vc, ignore_init_mismatch=False)
     state = load_checkpoint(pretrained)
