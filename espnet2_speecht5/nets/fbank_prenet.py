@@ -88,16 +88,9 @@ class FbankSpeechPrenet(FrameEmbedding):
     def extract_features(
         self, wav: torch.Tensor, wav_lengths: Optional[torch.Tensor] = None
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
-        """Front end, SpecAugment (training), normalisation and subsampling.
-
-        Args:
-            wav: (B, L) float waveform at 16 kHz.
-            wav_lengths: (B,) real lengths in samples; None if nothing is padded.
-
-        Returns:
-            subsampled features (B, T', d_model), frame lengths (B,) and ``valid`` (B, T') bool;
-            both None without ``wav_lengths``.
-        """
+        """Front end, SpecAugment (training), normalisation and subsampling: a (B, L) waveform at 16 kHz
+        and its (B,) lengths (or None) -> features (B, T', d_model), frame lengths (B,) and ``valid``
+        (B, T'), as :meth:`FrameEmbedding.extract_features`."""
         feats, feat_lengths = self.frontend_features(wav, wav_lengths)
         feats = self.augment(feats, feat_lengths)
         if self.normalize is not None:
