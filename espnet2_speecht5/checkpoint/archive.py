@@ -8,7 +8,9 @@ names, so an archive from the internet must be checked before it is unpacked:
 * :func:`add_checksums` (stage 12) adds ``sha256: {member name: hex digest}`` to meta.yaml, for
   every member but meta.yaml itself; the other keys stay as they are, so ESPnet still reads it.
 * :func:`verify_archive` refuses, with one line naming the zip and the member: a missing,
-  truncated or non-zip file; absolute, drive-letter, ``..`` or backslash-climbing member names;
+  truncated or non-zip file; more than 10,000 members or 50 GiB unpacked (a zip bomb; the
+  environment variables ``SPEECHT5_MAX_ZIP_MEMBERS`` and ``SPEECHT5_MAX_ZIP_BYTES`` move the
+  limits); absolute, drive-letter, ``..`` or backslash-climbing member names;
   symlink members; duplicate names; a missing or malformed meta.yaml; a file that meta.yaml names
   but the zip lacks; a member with a CRC error; a member whose digest differs from meta.yaml's.
 * :func:`verify_folder` runs the same checks on an unpacked folder.
@@ -44,6 +46,10 @@ logger = logging.getLogger(__name__)
 META = "meta.yaml"
 CHUNK_BYTES = 1 << 20
 MAX_META_BYTES = 1 << 20  # a meta.yaml lists a handful of files; anything larger is not one
+# Unpacking limits (a zip bomb: a small archive that unpacks to more than the disk holds, or to a
+# flood of files). The sizes are the members' declared ones, which zipfile never reads past.
+MAX_MEMBERS_ENV, MAX_MEMBERS = "SPEECHT5_MAX_ZIP_MEMBERS", 10_000
+MAX_UNPACKED_ENV, MAX_UNPACKED_BYTES = "SPEECHT5_MAX_ZIP_BYTES", 50 << 30
 CACHE_MARKER = "unpacked.yaml"  # written into <cache_root>/<digest> once an unpack has been checked
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # What reading a damaged member can raise: CRC errors (BadZipFile), cut-off data, bad deflate streams.
@@ -125,6 +131,27 @@ def _check_names(infos: List[zipfile.ZipInfo], zip_path: Path) -> None:
     if first_meta != META:
         raise DataError(f"member '{first_meta}' comes before the top-level {META} (espnet_model_zoo would "
                         f"read it instead)", zip_path)
+
+
+def _limit(env: str, default: int) -> int:
+    value = os.environ.get(env, "")
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise DataError(f"must be a whole number, got {value!r}", f"${env}") from None
+
+
+def _check_unpacked_size(infos: List[zipfile.ZipInfo], zip_path: Path) -> None:
+    """Refuse an archive with more members, or more unpacked bytes, than the limits allow."""
+    members = _limit(MAX_MEMBERS_ENV, MAX_MEMBERS)
+    if len(infos) > members:
+        raise DataError(f"has {len(infos)} members, more than the {members} allowed (a zip bomb? "
+                        f"${MAX_MEMBERS_ENV} raises the limit)", zip_path)
+    total, allowed = sum(info.file_size for info in infos), _limit(MAX_UNPACKED_ENV, MAX_UNPACKED_BYTES)
+    if total > allowed:
+        packed = max(zip_path.stat().st_size, 1)
+        raise DataError(f"would unpack to {total} bytes ({total / packed:.0f} times its size), more than the "
+                        f"{allowed} allowed (a zip bomb? ${MAX_UNPACKED_ENV} raises the limit)", zip_path)
 
 
 def _read_member(archive: zipfile.ZipFile, name: str, zip_path: Path, limit: int) -> bytes:
@@ -214,6 +241,7 @@ def _scan(zip_path: Path) -> Tuple[Dict[str, Any], Dict[str, str]]:
         except _READ_ERRORS as err:
             raise DataError(f"truncated zip archive ({_one_line(err)})", zip_path) from None
         _check_start(infos, zip_path)
+        _check_unpacked_size(infos, zip_path)
         _check_names(infos, zip_path)
         meta = _parse_meta(_read_member(archive, META, zip_path, MAX_META_BYTES), zip_path)
         names = {info.filename for info in infos}

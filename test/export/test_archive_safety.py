@@ -161,6 +161,42 @@ def test_symlink_member_is_refused(packed: Path, tmp_path: Path):
     assert_one_line(err, zip_path, "exp/asr_tiny/link")
 
 
+# ---------------------------------------------------------------------------- zip bombs
+def test_an_archive_that_unpacks_past_the_size_limit_is_refused_before_unpacking(packed: Path, tmp_path: Path,
+                                                                                  monkeypatch):
+    """200 MB of zeros deflate to about 200 KB; with the limit at 100 MB nothing is read or written."""
+    zip_path = tmp_path / "bomb.zip"
+    shutil.copy(packed, zip_path)
+    with zipfile.ZipFile(zip_path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("exp/asr_tiny/zeros.bin", "w", force_zip64=True) as member:
+            for _ in range(200):
+                member.write(bytes(1 << 20))
+    assert zip_path.stat().st_size < 2 << 20
+    monkeypatch.setenv("SPEECHT5_MAX_ZIP_BYTES", str(100 << 20))
+    cache = tmp_path / "cache"
+    for check in (lambda: verify_archive(zip_path), lambda: unpack_verified(zip_path, cache)):
+        with pytest.raises(DataError, match="would unpack to") as err:
+            check()
+        text = assert_one_line(err, zip_path, "a zip bomb?", "SPEECHT5_MAX_ZIP_BYTES")
+        assert "more than the 104857600 allowed" in text
+    assert not cache.exists()
+    monkeypatch.setenv("SPEECHT5_MAX_ZIP_BYTES", str(1 << 30))  # under a higher limit the same archive passes
+    assert "files" in verify_archive(zip_path)
+
+
+def test_an_archive_with_too_many_members_is_refused(packed: Path, tmp_path: Path, monkeypatch):
+    members = read_members(packed)
+    many = {**members, **{f"exp/asr_tiny/f{i}.txt": b"" for i in range(50)}}
+    zip_path = write_members(tmp_path / "many.zip", many)
+    monkeypatch.setenv("SPEECHT5_MAX_ZIP_MEMBERS", "40")
+    with pytest.raises(DataError, match=f"has {len(many)} members, more than the 40 allowed") as err:
+        verify_archive(zip_path)
+    assert_one_line(err, zip_path, "SPEECHT5_MAX_ZIP_MEMBERS")
+    monkeypatch.setenv("SPEECHT5_MAX_ZIP_MEMBERS", "forty")
+    with pytest.raises(DataError, match="must be a whole number, got 'forty'"):
+        verify_archive(zip_path)
+
+
 # ---------------------------------------------------------------------------- damaged archives
 @pytest.mark.parametrize("keep", [0.5, 0.9, -1], ids=["half", "most", "all_but_one_byte"])
 def test_truncated_zip_is_refused_in_one_line(checked_zip: Path, tmp_path: Path, keep: float):
