@@ -15,7 +15,9 @@ folder. With ``--slurm`` this is one task of an ``srun --ntasks-per-node=1`` ste
 from Slurm's variables, the master port from the job id.
 
 ESPnet's ``--batch_size`` stays the global batch: each of the N ranks trains on 1/N of every
-mini-batch. When one rank fails, the others are stopped and the last line names the failed rank;
+mini-batch. When one rank fails, or hangs (no training or validation batch for ``--hang_timeout_s``
+seconds, 1800 by default; its heartbeat file goes stale), the others are stopped and the last line
+names that rank;
 rerunning the same command resumes from the last finished epoch (``--resume true``).
 """
 
@@ -42,6 +44,11 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="cpu: gloo; gpu: one GPU per rank, nccl")
     parser.add_argument("--slurm", action="store_true", help="one task of a multi-node srun step (one task per node)")
     parser.add_argument("--grace_s", type=float, default=15.0, help="seconds between SIGTERM and SIGKILL of the ranks")
+    parser.add_argument(
+        "--hang_timeout_s", type=float, default=1800.0,
+        help="stop every rank when one has taken no training or validation batch for this long (0: never); "
+             "allow for the longest pause between batches: startup, an epoch's end, checkpoint averaging",
+    )  # fmt: skip
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the training command")
     return parser
 
@@ -53,11 +60,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         raise DataError("ddp_launch: no training command (put it after --)")
     if args.slurm:
         plan = slurm_node(os.environ, args.nproc_per_node, args.device)
-        return launch(command, rank_envs(plan), espnet_rank_args(args.device, plan.init_method), args.grace_s)
+        return launch(command, rank_envs(plan), espnet_rank_args(args.device, plan.init_method), args.grace_s,
+                      hang_timeout_s=args.hang_timeout_s)
     store_dir = tempfile.mkdtemp(prefix="ddp_launch_")
     try:
         plan = local_node(args.nproc_per_node, args.device, os.path.join(store_dir, "store"), os.environ)
-        return launch(command, rank_envs(plan), espnet_rank_args(args.device, plan.init_method), args.grace_s)
+        return launch(command, rank_envs(plan), espnet_rank_args(args.device, plan.init_method), args.grace_s,
+                      hang_timeout_s=args.hang_timeout_s)
     finally:
         shutil.rmtree(store_dir, ignore_errors=True)
 

@@ -58,6 +58,7 @@ from espnet2_speecht5.checkpoint.atomic_files import (
 )
 from espnet2_speecht5.checkpoint.io import CheckpointError, load_checkpoint
 from espnet2_speecht5.checkpoint.last_epochs import EPOCH_FILE, average_last_epochs, keep_epoch_model
+from espnet2_speecht5.distributed.heartbeat import beating
 from espnet2_speecht5.runtime.errors import DataError
 from espnet2_speecht5.train.train_state import capture_random_state, from_plain, restore_random_state, to_plain
 
@@ -372,6 +373,8 @@ class SpeechT5Trainer(Trainer):
         epoch = getattr(kwargs.get("reporter"), "epoch", None)
         if options is not None and isinstance(epoch, int):
             options.use_matplotlib = options.use_matplotlib_always and plots_due(options, epoch)
+        if "iterator" in kwargs:  # each batch touches the rank's heartbeat file under ddp_launch
+            kwargs["iterator"] = beating(kwargs["iterator"])
         counter = _SkippedUpdateCounter()
         root = logging.getLogger()
         root.addFilter(counter)
@@ -386,6 +389,13 @@ class SpeechT5Trainer(Trainer):
                 "(those batches are left out of the epoch's statistics)"
             )
         return result
+
+    @classmethod
+    def validate_one_epoch(cls, *args: Any, **kwargs: Any) -> None:
+        """ESPnet's validation; each batch touches the rank's heartbeat file under ddp_launch."""
+        if "iterator" in kwargs:
+            kwargs["iterator"] = beating(kwargs["iterator"])
+        return super().validate_one_epoch(*args, **kwargs)
 
     @classmethod
     def resume(
