@@ -58,7 +58,7 @@ class RankProcess:
         """``exit code 0``, ``exit code 1`` or ``killed by signal SIGKILL`` (plus who sent it)."""
         code = self.returncode
         if self.hung_s is not None:
-            return f"hung: no training or validation progress for {self.hung_s:.0f} s"
+            return f"no training or validation progress for {self.hung_s:.0f} s"
         if code is None:
             return "still running"
         if code >= 0:

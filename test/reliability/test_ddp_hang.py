@@ -47,7 +47,7 @@ def test_a_rank_that_stops_making_progress_is_named_and_every_rank_stops(stub_ar
     assert proc.returncode == 1, proc.stderr
     assert took < 30  # not the stubs' 60 s: the launcher stopped them
     last = proc.stderr.strip().splitlines()[-1]
-    assert re.fullmatch(r"ERROR: ddp_launch: rank 1 \(node 0, local rank 1\) hung \(hung: no training or "
+    assert re.fullmatch(r"ERROR: ddp_launch: rank 1 \(node 0, local rank 1\) hung \(no training or "
                         r"validation progress for \d+ s\); all 2 rank\(s\) on node 0 have stopped", last), last
     seconds = int(re.search(r"progress for (\d+) s", last).group(1))
     assert 3 <= seconds <= 15
