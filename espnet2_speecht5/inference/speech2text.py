@@ -331,3 +331,9 @@ class Speech2Text:
         hidden = self._encode(self._as_waveform(speech)[None])
         hyps = self.beam_search(x=hidden[0], maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)
         return self._results(hyps)
+
+    def nbest_texts(self, speech: Union[torch.Tensor, np.ndarray, str, Path]) -> List[Tuple[str, float]]:
+        """The ``nbest`` best transcripts of one utterance as (text, total log score) pairs, best first
+        (the score is the beam search's: attention, CTC and LM terms with their weights, and the
+        length bonus)."""
+        return [(text or "", float(hyp.score)) for text, _, _, hyp in self(speech)]

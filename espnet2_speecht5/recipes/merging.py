@@ -48,8 +48,19 @@ def _merge_named(logdir: Path, nj: int, outdir: Path, subdir: str, names: tuple,
 
 
 def merge_text(logdir: Path, nj: int, outdir: Path) -> None:
-    """ASR and ST: ``1best_recog/{text,token,token_int,score}`` of every job."""
+    """ASR and ST: ``1best_recog/{text,token,token_int,score}`` of every job into ``outdir``, and with
+    ``--nbest N`` each ``<k>best_recog`` (k = 2..N) into ``outdir/<k>best_recog``."""
     _merge_named(logdir, nj, outdir, "1best_recog", TEXT_FILES, "text")
+    jobs = _job_dirs(logdir, nj)
+    k = 2
+    while any((job / f"{k}best_recog").is_dir() for job in jobs):  # a job may have no k-th hypothesis
+        for name in TEXT_FILES:
+            parts = [job / f"{k}best_recog" / name for job in jobs if (job / f"{k}best_recog" / name).is_file()]
+            if parts:
+                concat_sorted(parts, outdir / f"{k}best_recog" / name)
+        k += 1
+    if k > 2:
+        logger.info(f"stage 9: {outdir.parent.name}/{outdir.name}: also 2best_recog .. {k - 1}best_recog")
 
 
 def merge_label(logdir: Path, nj: int, outdir: Path) -> None:

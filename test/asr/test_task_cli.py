@@ -104,6 +104,43 @@ def test_inference_writes_1best(asr_exp: Dict[str, Path], tmp_path: Path) -> Non
         float(line.split()[1])
 
 
+def test_nbest_writes_k_best_lists_that_stage_9_merges_and_the_api_returns(asr_exp: Dict[str, Path],
+                                                                             tmp_path: Path) -> None:
+    """--nbest 3: <k>best_recog/{text,token,token_int,score} for k = 1..3, scores falling with k; two
+    jobs merge into the decode folder as stage 9 does; Speech2Text.nbest_texts gives the same 3."""
+    from espnet2_speecht5.inference.speech2text import Speech2Text
+    from espnet2_speecht5.recipes.merging import merge_text
+
+    decode = tmp_path / "decode.yaml"
+    options = dict(beam_size=4, ctc_weight=0.3, maxlenratio=-5.0, nbest=3)
+    decode.write_text(yaml.safe_dump(options), encoding="utf-8")
+    logdir = tmp_path / "logdir"
+    for job, keys in ((1, "utt0 x\nutt1 x\n"), (2, "utt2 x\n")):
+        (tmp_path / f"keys.{job}.scp").write_text(keys, encoding="utf-8")
+        asr_inference.main(_decode_args(asr_exp, logdir / f"output.{job}")
+                           + ["--key_file", str(tmp_path / f"keys.{job}.scp"), "--config", str(decode)])
+    out = tmp_path / "decode" / "test"
+    merge_text(logdir, 2, out)
+    scores = {}
+    for k in (1, 2, 3):
+        folder = out if k == 1 else out / f"{k}best_recog"
+        for name in ("text", "token", "token_int", "score"):
+            keys = [line.split(" ")[0] for line in (folder / name).read_text(encoding="utf-8").splitlines()]
+            assert keys == ["utt0", "utt1", "utt2"], (k, name)
+        scores[k] = {line.split()[0]: float(line.split()[1]) for line in (folder / "score").read_text().splitlines()}
+    for utt in ("utt0", "utt1", "utt2"):
+        assert scores[1][utt] >= scores[2][utt] >= scores[3][utt]
+    assert not (out / "4best_recog").exists()
+    speech2text = Speech2Text(asr_exp["config"], asr_exp["model"], device="cpu", **options)
+    wav = asr_exp["wav_scp"].read_text().splitlines()[0].split()[1]
+    pairs = speech2text.nbest_texts(wav)
+    assert len(pairs) == 3 and all(isinstance(text, str) for text, _ in pairs)
+    assert [round(score, 4) for _, score in pairs] == [round(scores[k]["utt0"], 4) for k in (1, 2, 3)]
+    texts = {line.split(" ", 1)[0]: line.split(" ", 1)[1] if " " in line else ""
+             for line in (out / "2best_recog" / "text").read_text(encoding="utf-8").splitlines()}
+    assert texts["utt0"] == pairs[1][0]
+
+
 def test_bad_lm_file_is_one_line(asr_exp: Dict[str, Path], tmp_path: Path) -> None:
     missing = tmp_path / "no_lm.pth"
     cmd = [sys.executable, "-m", "espnet2_speecht5.bin.asr_inference"] + _decode_args(asr_exp, tmp_path / "o")
