@@ -16,11 +16,13 @@ import logging
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Optional, Type
+from typing import Any, Dict, Optional, Type
 
 import kaldiio
 import numpy as np
 import soundfile
+import torch
+import yaml
 
 from espnet2_speecht5.features.log_mel import log_mel
 from espnet2_speecht5.inference.audio_input import load_input_audio
@@ -30,13 +32,25 @@ HOP_SECONDS = 256 / 16000
 SAMPLE_RATE = 16000
 
 
+GENERATION_FILE = "generation.yaml"  # stage 9's merge and stage 10 read it (recipes/merging.py)
+
+
+def generation_settings(seed: int, prenet: torch.nn.Module) -> Dict[str, Any]:
+    """What decides a generated set's audio besides the model: the seed, and whether the speech-decoder
+    pre-net keeps its dropout on (Tacotron's default). Without it, generation is deterministic: the
+    same audio for every seed."""
+    dropout = bool(getattr(prenet, "always_dropout", True)) and float(getattr(prenet, "dropout", 0.0)) > 0.0
+    return {"seed": int(seed), "prenet_dropout": dropout, "deterministic": not dropout}
+
+
 class GeneratedSetWriter:
     """Context manager: ``add()`` each generated utterance; the files are closed (and the totals
     logged) on exit. ``what`` names the work in the final log line (``synthesised``, ``converted``)."""
 
-    def __init__(self, outdir: Path, what: str = "generated") -> None:
+    def __init__(self, outdir: Path, what: str = "generated", settings: Optional[Dict[str, Any]] = None) -> None:
         self.out = Path(outdir)
         self.what = what
+        self.settings = settings
         self.count = 0
         self.frames = 0
 
@@ -46,6 +60,8 @@ class GeneratedSetWriter:
         self._wav_scp = open(self.out / "wav.scp", "w", encoding="utf-8")
         self._shapes = open(self.out / "speech_shape", "w", encoding="utf-8")
         self._start = time.perf_counter()
+        if self.settings is not None:  # how the set was generated; stage 10 copies it into scores.json
+            (self.out / GENERATION_FILE).write_text(yaml.safe_dump(self.settings, sort_keys=False), encoding="utf-8")
         return self
 
     def add(

@@ -25,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from espnet2_speecht5.inference.speech2text import require_file
-from espnet2_speecht5.inference.speech_set_writer import GeneratedSetWriter
+from espnet2_speecht5.inference.speech_set_writer import GeneratedSetWriter, generation_settings
 from espnet2_speecht5.inference.text2speech import Text2Speech
 from espnet2_speecht5.runtime.errors import DataError
 
@@ -154,7 +154,8 @@ def synthesize_set(request: SynthesisRequest) -> None:
     refs = read_ref_mels(request.ref_wav_scp, plot_keys)
     # Similar lengths together: less padding, and stopped rows leave the batch together.
     order = sorted(keys, key=lambda k: len(texts[k]))
-    with GeneratedSetWriter(Path(request.output_dir), "synthesised") as writer:
+    settings = generation_settings(request.seed, tts.model.net.speech_decoder_prenet)
+    with GeneratedSetWriter(Path(request.output_dir), "synthesised", settings) as writer:
         progress = tqdm(total=len(order), desc="synthesis", unit="utt", file=sys.stderr, disable=None)
         for first in range(0, len(order), request.batch_size):
             batch = order[first : first + request.batch_size]

@@ -29,7 +29,7 @@ from espnet2_speecht5.data.kaldi_dir import iter_lines
 from espnet2_speecht5.inference.audio_input import load_input_audio, scan_sound_scp
 from espnet2_speecht5.inference.speech2speech import Speech2Speech
 from espnet2_speecht5.inference.speech2text import require_file
-from espnet2_speecht5.inference.speech_set_writer import GeneratedSetWriter
+from espnet2_speecht5.inference.speech_set_writer import GeneratedSetWriter, generation_settings
 from espnet2_speecht5.inference.tts_synthesis import load_spembs, read_keys, read_ref_mels
 from espnet2_speecht5.runtime.errors import DataError
 
@@ -127,7 +127,8 @@ def convert_set(request: ConversionRequest) -> None:
     refs = read_ref_mels(request.ref_wav_scp, plot_keys)
     # similar lengths together: less padding for the conv front end and the encoder
     order = sorted(keys, key=lambda k: os.path.getsize(sources[k]))
-    with GeneratedSetWriter(Path(request.output_dir), request.output_word) as writer:
+    settings = generation_settings(request.seed, vc.net.speech_decoder_prenet)
+    with GeneratedSetWriter(Path(request.output_dir), request.output_word, settings) as writer:
         progress = tqdm(total=len(order), desc=request.output_word, unit="utt", file=sys.stderr, disable=None)
         for first in range(0, len(order), request.batch_size):
             batch = order[first : first + request.batch_size]

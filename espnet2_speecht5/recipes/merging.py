@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List, Optional
+
+import yaml
 
 from espnet2_speecht5.data.kaldi_dir import atomic_write_text
 from espnet2_speecht5.recipes.files import count_lines, require
@@ -18,6 +20,8 @@ from espnet2_speecht5.recipes.files import count_lines, require
 logger = logging.getLogger(__name__)
 
 TEXT_FILES = ("text", "token", "token_int", "score")
+# what GeneratedSetWriter (inference/speech_set_writer.py) writes beside a generated set's wav.scp
+GENERATION_FILE = "generation.yaml"
 WAV_FILES = ("wav.scp", "feats.scp", "speech_shape")
 LABEL_FILES = ("label", "top5")
 
@@ -79,6 +83,9 @@ def merge_wav(logdir: Path, nj: int, outdir: Path) -> None:
     for job in jobs:
         for png in sorted((job / "plots").glob("*.png")):
             shutil.copyfile(png, plots / png.name)
+    generation = jobs[0] / GENERATION_FILE  # the same seed and mode in every job
+    if generation.is_file():
+        shutil.copyfile(generation, outdir / GENERATION_FILE)
     wavs = dict(line.split(maxsplit=1) for line in (outdir / "wav.scp").read_text(encoding="utf-8").splitlines()
                 if line.strip())
     for png in sorted(plots.glob("*.mel.png")):
@@ -87,6 +94,16 @@ def merge_wav(logdir: Path, nj: int, outdir: Path) -> None:
             shutil.copyfile(wavs[utt].strip(), plots / f"{utt}.wav")
     logger.info(f"stage 9: {outdir}: {len(wavs)} waveforms in {outdir / 'wav.scp'} (files under "
                 f"{logdir}/output.*/wav); samples and plots in {plots}")
+
+
+def generation_record(outdir: Path) -> Optional[Dict[str, Any]]:
+    """Stage 10: how stage 9 generated a set (``seed``, ``prenet_dropout``, ``deterministic``), for
+    ``details.generation`` of its scores.json; None for a set generated before this was recorded."""
+    path = Path(outdir) / GENERATION_FILE
+    if not path.is_file():
+        return None
+    values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return values if isinstance(values, dict) else None
 
 
 def merge_stats(logdir: Path, nj: int, outdir: Path) -> None:

@@ -24,6 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from espnet2_speecht5.data.kaldi_dir import read_map
 from espnet2_speecht5.recipes.base import Context, shell_words
 from espnet2_speecht5.recipes.files import require
+from espnet2_speecht5.recipes.merging import generation_record
 from espnet2_speecht5.recipes.tts import TTSRecipe, asr_model_args, model_tools
 from espnet2_speecht5.runtime.errors import DataError
 
@@ -144,6 +145,7 @@ class SERecipe(TTSRecipe):
                    "alignment": "enhanced: shifted by the band-envelope cross-correlation lag (at most 0.25 s), then "
                                 "cut or zero-padded to the clean length; noisy: as it is (scoring/enhancement.py)",
                    "sclite": sclite, "per_snr": per_snr}
+        details["generation"] = generation_record(outdir)  # seed and pre-net dropout of stage 9
         return write_scores(outdir / "scores.json", self.name, dset, str(Path(ctx.task_exp) / model), metrics,
                             self.metrics, tools, details)
 

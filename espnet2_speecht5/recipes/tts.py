@@ -10,6 +10,7 @@ import yaml
 
 from espnet2_speecht5.recipes.base import Context, TaskRecipe, shell_words
 from espnet2_speecht5.recipes.files import require
+from espnet2_speecht5.recipes.merging import generation_record
 from espnet2_speecht5.runtime.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -63,9 +64,10 @@ class TTSRecipe(TaskRecipe):
         tools.update(model_tools(args))
         metrics = {"mcd": summary["mcd_mean"], "cer": summary["cer"], "wer": summary["wer"],
                    "spk_sim": summary["speaker_similarity"]}
+        details = {"mcd_std": summary["mcd_std"], "utterances": summary["utterances"], "sclite": sclite,
+                   "generation": generation_record(outdir)}
         return write_scores(outdir / "scores.json", self.name, dset, str(Path(ctx.task_exp) / model), metrics,
-                            self.metrics, tools,
-                            {"mcd_std": summary["mcd_std"], "utterances": summary["utterances"], "sclite": sclite})
+                            self.metrics, tools, details)
 
     def results_section(self, exp_dir: Path, rows: Sequence[Tuple[str, Dict[str, object]]]) -> str:
         from espnet2_speecht5.recipes.text_scoring import sclite_section

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from espnet2_speecht5.data.kaldi_dir import read_map, write_map, write_spk2utt
 from espnet2_speecht5.recipes.base import Context, shell_words
 from espnet2_speecht5.recipes.files import require
+from espnet2_speecht5.recipes.merging import generation_record
 from espnet2_speecht5.recipes.tts import TTSRecipe, asr_model_args, model_tools, speaker_model_args
 
 logger = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ class VCRecipe(TTSRecipe):
         details = {"utterances": target["utterances"], "wer": target["wer"], "mcd_std": target["mcd_std"],
                    "mcd_source_std": baseline["mcd_std"], "sclite": sclite,
                    "pairs": pair_counts(read_map(ctx.raw(dset) / "utt2spk"), read_map(ctx.raw(dset) / "utt2spk_tgt"))}
+        details["generation"] = generation_record(outdir)  # seed and pre-net dropout of stage 9
         return write_scores(outdir / "scores.json", self.name, dset, str(Path(ctx.task_exp) / model), metrics,
                             self.metrics, tools, details)
 

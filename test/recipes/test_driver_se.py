@@ -59,6 +59,7 @@ def test_full_se_run_writes_every_stage_output(se_recipe) -> None:
     assert metrics["cer_noisy"] == metrics["cer_clean"] and details["wer_noisy"] == details["wer_clean"]
     assert -1 <= metrics["stoi"] <= 1 and metrics["cer"] >= 0 and details["wer"] >= 0  # STOI is a correlation
     assert set(details["per_snr"]) == {"0", "5"}  # utt2snr's groups
+    assert details["generation"]["seed"] == 0 and isinstance(details["generation"]["deterministic"], bool)
     assert sum(group["utterances"] for group in details["per_snr"].values()) == 12
     assert all(group["cer_clean"] == group["cer_noisy"] for group in details["per_snr"].values())
     assert {"pesq", "pystoi", "sclite", "asr_model"} <= set(scores["tools"])

@@ -113,6 +113,8 @@ def test_full_tts_run_writes_every_stage_output(tts_recipe) -> None:
     assert scores["metrics"]["mcd"] == summary["mcd_mean"] and scores["metrics"]["cer"] == summary["cer"]
     assert scores["metrics"]["spk_sim"] is None  # lookup embeddings: no speaker model
     assert scores["details"]["utterances"] == 12 and "asr_model" in scores["tools"]
+    # stage 9's seed and pre-net dropout mode (the defaults: seed 0, dropout on), copied by stage 10
+    assert scores["details"]["generation"] == {"seed": 0, "prenet_dropout": True, "deterministic": False}
     results = (recipe / "RESULTS.md").read_text()
     assert "|dataset|MCD (dB)|CER (%)|" in results and "decode_valid.loss.ave/test" in results
     zips = list(exp.glob("*.zip"))

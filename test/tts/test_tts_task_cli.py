@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import kaldiio
+import numpy as np
 import pytest
 import soundfile as sf
 import yaml
@@ -80,6 +81,31 @@ def test_inference_writes_wavs_mels_and_plots(tts_exp: Dict[str, Path], tmp_path
         assert rate == 16000
         assert len(audio) == 256 * mels[key].shape[0] and mels[key].shape[1] == 80
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["utt0.att.png", "utt0.mel.png"]
+
+
+def test_one_seed_gives_identical_audio_and_the_deterministic_mode_any_seed(tts_exp: Dict[str, Path],
+                                                                             tmp_path: Path) -> None:
+    """--seed seeds the pre-net dropout (on at inference by default): the same seed twice gives the same
+    audio, another seed other audio; --prenet_dropout false (the deterministic mode) gives one audio for
+    every seed. Each run records its mode in generation.yaml, which stage 10 copies into scores.json."""
+    from espnet2_speecht5.recipes.merging import generation_record
+
+    def synthesise(name: str, *extra: str) -> Dict[str, np.ndarray]:
+        out = tmp_path / name
+        tts_inference.main(_decode_args(tts_exp, out, tts_exp["text"], tts_exp["xvector"]) + ["--num_plots", "0",
+                                                                                              *extra])
+        wavs = dict(line.split() for line in (out / "wav.scp").read_text().splitlines())
+        return {key: sf.read(path)[0] for key, path in wavs.items()}
+
+    first, again, other = synthesise("a", "--seed", "7"), synthesise("b", "--seed", "7"), synthesise("c", "--seed", "8")
+    assert sorted(first) == ["utt0", "utt1", "utt2"]
+    assert all(np.array_equal(first[k], again[k]) for k in first)
+    assert not all(len(first[k]) == len(other[k]) and np.array_equal(first[k], other[k]) for k in first)
+    fixed7 = synthesise("d", "--seed", "7", "--prenet_dropout", "false")
+    fixed8 = synthesise("e", "--seed", "8", "--prenet_dropout", "false")
+    assert all(np.array_equal(fixed7[k], fixed8[k]) for k in fixed7)
+    assert generation_record(tmp_path / "a") == {"seed": 7, "prenet_dropout": True, "deterministic": False}
+    assert generation_record(tmp_path / "e") == {"seed": 8, "prenet_dropout": False, "deterministic": True}
 
 
 def test_characters_outside_the_token_list_become_unk_with_a_warning(
