@@ -170,6 +170,7 @@ def test_specaug_masks_the_conv_features_in_training_only(tmp_path: Path) -> Non
         (["--speech_prenet", "fbank", "--normalize", "global_mvn", "--normalize_conf", "stats_file=/no/such.npz"],
          "normalize_conf:"),
         (["--speech_prenet", "fbank", "--frontend_conf", "{n_melz: 40}"], "frontend_conf:"),
+        (["--speech_prenet", "fbank", "--frontend", "s3prl"], "frontend: s3prl needs the s3prl package"),
         # a stage 7 of the conv pre-net collected statistics of the 1-dimensional waveform
         (["--speech_prenet", "fbank", "--normalize", "global_mvn", "--normalize_conf", "stats_file=STATS1"],
          "stats1.npz: has statistics of 1-dimensional features, but the frontend makes 80"),

@@ -118,6 +118,11 @@ def build_speech_front(args: argparse.Namespace) -> Dict[str, Optional[nn.Module
         if frontend_name == "default":
             args.frontend_conf = {**FBANK_FRONTEND_DEFAULTS, **(getattr(args, "frontend_conf", None) or {})}
         if frontend_name == "s3prl":
+            import importlib.util
+
+            if importlib.util.find_spec("s3prl") is None:  # ESPnet's class would print two lines, then raise
+                raise FrontConfigError("frontend: s3prl needs the s3prl package, which is not installed "
+                                       "(pip install s3prl; it downloads its upstream model on first use)")
             logging.warning("frontend: s3prl downloads its upstream model on first use (network access needed)")
         if normalize_name == "global_mvn" and not (getattr(args, "normalize_conf", None) or {}).get("stats_file"):
             raise FrontConfigError("normalize: global_mvn needs normalize_conf.stats_file (the feats_stats.npz of "
