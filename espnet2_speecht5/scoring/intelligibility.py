@@ -22,13 +22,16 @@ from espnet2_speecht5.scoring.sclite import ScliteResult, score
 
 ASR_RATE = 16000  # SpeechT5's speech encoder pre-net takes 16 kHz waveforms
 INTELLIGIBILITY_METRICS = ("cer", "wer")
-DECODE_OPTIONS = ("beam_size", "ctc_weight", "lm_weight", "penalty", "maxlenratio", "minlenratio", "nbest")
+DECODE_OPTIONS = ("beam_size", "ctc_weight", "lm_weight", "penalty", "maxlenratio", "minlenratio", "nbest",
+                  "batch_size", "quantize_model", "bf16_encoder")
 
 
 def read_decode_config(path: Optional[PathLike]) -> Dict[str, Any]:
     """Beam-search options from a decode YAML (keys of :data:`DECODE_OPTIONS`); ``{}`` for None.
 
-    ``nbest`` is accepted and ignored: only the best hypothesis is scored.
+    ``nbest`` is accepted and ignored: only the best hypothesis is scored; so is ``batch_size`` (stage 9's
+    utterance batches give the same hypotheses as one at a time, which is how the scorer decodes).
+    ``quantize_model`` and ``bf16_encoder`` go to the recogniser as they do in stage 9.
 
     Raises:
         DataError: a missing file, not a mapping, or an unknown key.
@@ -50,6 +53,7 @@ def read_decode_config(path: Optional[PathLike]) -> Dict[str, Any]:
     if unknown:
         raise DataError(f"unknown decoding option '{unknown[0]}' (known: {', '.join(DECODE_OPTIONS)})", path)
     options.pop("nbest", None)
+    options.pop("batch_size", None)
     return options
 
 

@@ -267,3 +267,14 @@ def test_unknown_decoding_option_is_named(tts_dirs: Dict[str, Path], asr_model: 
         main(["--hyp_scp", str(tts_dirs["hyp"] / "wav.scp"), "--ref_text", str(tts_dirs["ref"] / "text"),
               "--outdir", str(tts_dirs["out"]), "--asr_train_config", str(asr_model["config"]),
               "--asr_model_file", str(asr_model["model"]), "--asr_decode_config", str(decode)])
+
+
+@pytest.mark.parametrize("config", sorted((REPO_ROOT / "egs2").glob("*/asr1/conf/decode*.yaml")), ids=lambda p: p.name)
+def test_every_asr_recipe_decode_config_is_a_valid_scorer_config(config: Path):
+    """The TTS, VC and SE scorers take the ASR recipe's decode config beside them (stage 10 of
+    mini se1 once stopped on asr1's `batch_size`, which stage 9 had gained): every one must load."""
+    from espnet2_speecht5.scoring.intelligibility import read_decode_config
+
+    options = read_decode_config(config)
+    assert "batch_size" not in options and "nbest" not in options  # the scorer decodes one best at a time
+    assert set(options) <= set(yaml.safe_load(config.read_text(encoding="utf-8")))
