@@ -180,14 +180,11 @@ class TaskRecipe:
     @staticmethod
     def without_new_prenet(parts: Tuple[str, ...], train_config: Optional[Path]) -> Tuple[str, ...]:
         """``parts`` less ``speech_prenet`` when ``train_config`` has the fbank pre-net (logged)."""
-        from espnet2_speecht5.train.checks import config_value
+        from espnet2_speecht5.train.checks import config_value_or
 
         if train_config is None or "speech_prenet" not in parts:
             return parts
-        try:
-            if config_value(str(train_config), "speech_prenet") != "fbank":
-                return parts
-        except KeyError:
+        if config_value_or(str(train_config), "speech_prenet", "conv") != "fbank":
             return parts
         logger.info(f"{train_config}: speech_prenet: fbank: the speech pre-net is new (ESPnet's front end and "
                     "subsampling); the pre-trained model's conv pre-net is left out")
@@ -301,20 +298,14 @@ class TaskRecipe:
     def normalize_options(self, ctx: Context, stage: int) -> List[str]:
         """``normalize: global_mvn`` in the training config without a ``stats_file``: stage 7 collects the
         statistics without it (``--normalize none``), stage 8 reads them (``<stats_dir>/train/feats_stats.npz``)."""
-        from espnet2_speecht5.train.checks import config_value
+        from espnet2_speecht5.train.checks import config_value_or
 
         if not ctx.train_config or not Path(ctx.train_config).is_file():
             return []
-        try:
-            if config_value(ctx.train_config, "normalize") != "global_mvn":
-                return []
-        except KeyError:
+        if config_value_or(ctx.train_config, "normalize") != "global_mvn":
             return []
-        try:
-            config_value(ctx.train_config, "normalize_conf.stats_file")
+        if config_value_or(ctx.train_config, "normalize_conf.stats_file") is not None:
             return []  # the config names its own statistics
-        except KeyError:
-            pass
         if stage == 7:
             return ["--normalize", "none"]
         stats = require(Path(ctx.stats_dir) / "train" / "feats_stats.npz", 7)

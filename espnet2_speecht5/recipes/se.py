@@ -46,16 +46,13 @@ class SERecipe(TTSRecipe):
 
     def uses_speaker_embedding(self, ctx: Context) -> bool:
         """``model_conf.use_speaker_embedding`` of the training config (False when unset)."""
-        from espnet2_speecht5.train.checks import config_value
+        from espnet2_speecht5.train.checks import config_value_or
 
         if not ctx.train_config:
             return False
         if not Path(ctx.train_config).is_file():
             raise DataError("does not exist (--train_config)", ctx.train_config)
-        try:
-            value = config_value(ctx.train_config, "model_conf.use_speaker_embedding")
-        except KeyError:
-            return False
+        value = config_value_or(ctx.train_config, "model_conf.use_speaker_embedding", False)
         if not isinstance(value, bool):
             raise DataError(f"model_conf.use_speaker_embedding must be true or false, not '{value}'", ctx.train_config)
         return value

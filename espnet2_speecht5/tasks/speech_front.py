@@ -168,8 +168,3 @@ def check_statistics_width(normalize: Optional[nn.Module], width: int, args: arg
         stats_file = (getattr(args, "normalize_conf", None) or {}).get("stats_file")
         raise FrontConfigError(f"has statistics of {mean.numel()}-dimensional features, but the frontend makes "
                                f"{width} (collect them again: stage 7 with this training config)", stats_file)
-
-
-def uses_fbank(config: Dict[str, Any]) -> bool:
-    """Whether a training config (config.yaml as a dict) has the fbank pre-net."""
-    return config.get("speech_prenet", "conv") == "fbank"

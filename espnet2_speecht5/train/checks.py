@@ -92,6 +92,14 @@ def config_value(path: str, key: str) -> Any:
     return value
 
 
+def config_value_or(path: str, key: str, default: Any = None) -> Any:
+    """:func:`config_value`, or ``default`` where the key (or a part of it) is missing."""
+    try:
+        return config_value(path, key)
+    except KeyError:
+        return default
+
+
 def _type_name(action: argparse.Action) -> str:
     name = getattr(action.type, "__name__", "")
     return name if name and name != "<lambda>" else "value"
