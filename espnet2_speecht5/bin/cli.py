@@ -13,6 +13,8 @@ import logging
 import sys
 from typing import Any, Callable, List, NoReturn, Optional
 
+from espnet2.utils.nested_dict_action import NestedDictAction
+
 from espnet2_speecht5.runtime.cli import run_cli, str2bool  # noqa: F401 (str2bool: for the entry points)
 
 LOG_FORMAT = "%(asctime)s (%(module)s) %(message)s"
@@ -87,7 +89,11 @@ def add_speech_generation_arguments(group: argparse._ArgumentGroup, length_unit:
     group.add_argument("--maxlenratio", type=float, default=10.0, help=f"maximum steps per {length_unit}, times r")
     group.add_argument("--prenet_dropout", type=str2bool, default=None,
                        help="pre-net dropout on (default: the model's)")
-    group.add_argument("--vocoder", default="griffin_lim", choices=["griffin_lim", "hifigan", "none"])
+    group.add_argument("--vocoder", default="griffin_lim", choices=["griffin_lim", "hifigan", "noisy_phase", "none"],
+                       help="noisy_phase (enhancement only): the predicted clean mel as a gain on the noisy "
+                            "recording's STFT, keeping its phase; the output has the recording's length")
+    group.add_argument("--vocoder_conf", action=NestedDictAction, default={},
+                       help="vocoder options, e.g. gain_floor=0.1 (noisy_phase) or n_iter=32 (griffin_lim)")
     group.add_argument("--vocoder_file", default=None, type=lambda v: None if v.lower() in ("none", "null") else v,
                        help="HiFi-GAN weights (folder or file)")
     group.add_argument("--num_plots", type=int, default=3, help="utterances to draw (mel and attention)")

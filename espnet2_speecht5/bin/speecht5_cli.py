@@ -45,9 +45,12 @@ def _add_model(parser: argparse.ArgumentParser) -> None:
                         help="int8 linear layers: faster CPU inference, at a small cost in quality (see README)")
 
 
-def _add_vocoder(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--vocoder", default=None, choices=("griffin_lim", "hifigan"),
-                        help="default: the packed inference config's, else griffin_lim")
+def _add_vocoder(parser: argparse.ArgumentParser, enhancement: bool = False) -> None:
+    choices = ("griffin_lim", "hifigan", "noisy_phase") if enhancement else ("griffin_lim", "hifigan")
+    parser.add_argument("--vocoder", default=None, choices=choices,
+                        help="default: the packed inference config's, else griffin_lim"
+                             + ("; noisy_phase: the predicted clean mel as a gain on the noisy recording, keeping "
+                                "its phase and length" if enhancement else ""))
     parser.add_argument("--vocoder_file", default=None, help="HiFi-GAN transformers folder or official checkpoint")
 
 
@@ -90,7 +93,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--outdir", help="output folder: <input name>.wav for each input")
     p.add_argument("--speaker", default=None,
                    help="an x-vector .npy of the noisy input, for a model trained with use_speaker_embedding")
-    _add_vocoder(p)
+    _add_vocoder(p, enhancement=True)
 
     p = sub.add_parser("convert", help="voice conversion of one file")
     _add_model(p)

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from espnet2_speecht5.checkpoint.convert import check_state, read_hf_folder, read_ours
+from espnet2_speecht5.features.log_mel import num_frames
 from espnet2_speecht5.inference.audio_input import AudioInput, load_input_audio
 from espnet2_speecht5.inference.precision import apply_quantization
 from espnet2_speecht5.inference.text2speech import SynthesisResult
@@ -112,7 +113,11 @@ class Speech2Speech:
         device: ``cpu`` or ``cuda``.
         threshold, minlenratio, maxlenratio: stop rule of :func:`~espnet2_speecht5.search.greedy.generate_speech`
             (the length ratios count encoder frames).
-        vocoder, vocoder_file: ``griffin_lim`` (default), ``hifigan`` with its folder/checkpoint, or ``none``.
+        vocoder, vocoder_file: ``griffin_lim`` (default), ``hifigan`` with its folder/checkpoint, ``none``, or
+            (enhancement) ``noisy_phase``: the predicted clean mel as a gain on the noisy recording's STFT,
+            which keeps the recording's phase; the output then has exactly the source's frames
+            (:mod:`espnet2_speecht5.vocoder.noisy_phase`).
+        vocoder_conf: options of the vocoder (``gain_floor`` of ``noisy_phase``; ``n_iter`` of Griffin-Lim).
         prenet_dropout: keep the decoder pre-net dropout on while generating (SpeechT5 does).
         seed: seeds that dropout, so that a run is reproducible.
         speaker_table: a Kaldi ark or scp of named x-vectors (the training targets' means that
@@ -131,6 +136,7 @@ class Speech2Speech:
         maxlenratio: float = 20.0,
         vocoder: str = "griffin_lim",
         vocoder_file: Optional[str] = None,
+        vocoder_conf: Optional[Dict[str, Any]] = None,
         prenet_dropout: Optional[bool] = True,
         seed: int = 0,
         s2st_train_config: Optional[PathLike] = None,
@@ -162,7 +168,9 @@ class Speech2Speech:
         from espnet2_speecht5.inference.text2speech import read_speaker_table
         from espnet2_speecht5.vocoder import build_vocoder
 
-        self.vocoder = None if vocoder == "none" else build_vocoder(vocoder, vocoder_file)
+        self.vocoder = None if vocoder == "none" else build_vocoder(vocoder, vocoder_file, **(vocoder_conf or {}))
+        # noisy_phase resynthesis: the output keeps the source's frames (and, through the gain, its phase)
+        self.source_length = bool(getattr(self.vocoder, "needs_source", False))
         self.speakers: Dict[str, np.ndarray] = read_speaker_table(speaker_table) if speaker_table else {}
 
     @classmethod
@@ -246,21 +254,32 @@ class Speech2Speech:
             speaker = torch.cat([self._speaker(s) for s in speakers])
         enc = self.net.encode(batch, lengths if len(waveforms) > 1 else None)
         torch.manual_seed(self.seed)
+        # a resynthesis from the source (SE's noisy_phase) needs frame t of the output to be frame t of
+        # the source: generate exactly the source's frames instead of stopping on the stop token
+        source_lengths = [num_frames(len(w)) for w in waveforms] if self.source_length else None
+        fixed_steps = -(-max(source_lengths) // self.reduction_factor) if source_lengths else None
         out = generate_speech(self.net, enc, speaker, threshold=self.threshold, minlenratio=self.minlenratio,
-                              maxlenratio=self.maxlenratio, return_attention=return_attention)
+                              maxlenratio=self.maxlenratio, fixed_steps=fixed_steps,
+                              return_attention=return_attention)
         results = []
         source_frames = encoder_lengths(enc)
         for row in range(len(waveforms)):
-            n = int(out.lengths[row])
+            n = source_lengths[row] if source_lengths else int(out.lengths[row])
             mel = out.mel[row, :n]
             attention = None
             if out.attention is not None:
                 steps = n // self.reduction_factor
                 attention = out.attention[:, row, :, :steps, : int(source_frames[row])].cpu().numpy()
             stop = out.stop_probs[row, :n].cpu().numpy() if out.stop_probs is not None else np.zeros(n, np.float32)
-            wav = self.vocoder(mel).cpu().numpy() if vocode and self.vocoder is not None else None
+            wav = self.vocode(mel, waveforms[row]) if vocode and self.vocoder is not None else None
             results.append(ConversionResult(mel.cpu().numpy(), wav, stop, attention))
         return results
+
+    def vocode(self, mel: torch.Tensor, source: np.ndarray) -> np.ndarray:
+        """(T, 80) output log-mel (+ the (L,) source, for a resynthesis that keeps its phase) -> waveform."""
+        if self.source_length:
+            return self.vocoder(mel, source).cpu().numpy()
+        return self.vocoder(mel).cpu().numpy()
 
     def mel(self, audio: AudioInput, speaker: SpeakerInput = None, rate: Optional[int] = None) -> torch.Tensor:
         """(T, 80) log10-mel of the output for one source utterance (a file path or (L,) waveform)."""

@@ -35,12 +35,15 @@ SAMPLE_RATE = 16000
 GENERATION_FILE = "generation.yaml"  # stage 9's merge and stage 10 read it (recipes/merging.py)
 
 
-def generation_settings(seed: int, prenet: torch.nn.Module) -> Dict[str, Any]:
-    """What decides a generated set's audio besides the model: the seed, and whether the speech-decoder
-    pre-net keeps its dropout on (Tacotron's default). Without it, generation is deterministic: the
-    same audio for every seed."""
+def generation_settings(seed: int, prenet: torch.nn.Module, vocoder: Optional[str] = None) -> Dict[str, Any]:
+    """What decides a generated set's audio besides the model: the seed, whether the speech-decoder
+    pre-net keeps its dropout on (Tacotron's default; without it, generation is deterministic: the
+    same audio for every seed) and, when given, the vocoder (``griffin_lim``, ``noisy_phase``, ...)."""
     dropout = bool(getattr(prenet, "always_dropout", True)) and float(getattr(prenet, "dropout", 0.0)) > 0.0
-    return {"seed": int(seed), "prenet_dropout": dropout, "deterministic": not dropout}
+    settings: Dict[str, Any] = {"seed": int(seed), "prenet_dropout": dropout, "deterministic": not dropout}
+    if vocoder is not None:
+        settings["vocoder"] = vocoder
+    return settings
 
 
 class GeneratedSetWriter:

@@ -96,6 +96,7 @@ class Text2Speech:
         minlenratio, maxlenratio: decoder steps between int(N·ratio / r) for N input tokens.
         vocoder: ``griffin_lim``, ``hifigan`` (with ``vocoder_file``) or ``none`` (mel only).
         vocoder_file: HiFi-GAN weights: a transformers SpeechT5HifiGan folder or the official checkpoint.
+        vocoder_conf: the vocoder's options (Griffin-Lim: n_iter, momentum, seed).
         prenet_dropout: keep the speech-decoder pre-net dropout on while generating (None: the
             model's ``prenet_dropout_at_inference``).
         seed: seeds the pre-net dropout, so that a run is reproducible.
@@ -114,11 +115,15 @@ class Text2Speech:
         maxlenratio: float = 10.0,
         vocoder: str = "griffin_lim",
         vocoder_file: Optional[str] = None,
+        vocoder_conf: Optional[Dict[str, Any]] = None,
         prenet_dropout: Optional[bool] = None,
         seed: int = 0,
         speaker_table: Optional[PathLike] = None,
         quantize_model: bool = False,
     ) -> None:
+        if vocoder == "noisy_phase":
+            raise DataError("vocoder noisy_phase resynthesises from a noisy recording (speech enhancement); "
+                            "text-to-speech has none: use griffin_lim or hifigan")
         model, args = load_tts_model(train_config, model_file, device)
         model.eval()
         apply_quantization(model, quantize_model, device)
@@ -146,7 +151,7 @@ class Text2Speech:
         if vocoder != "none":
             from espnet2_speecht5.vocoder import build_vocoder
 
-            self.vocoder = build_vocoder(vocoder, vocoder_file)
+            self.vocoder = build_vocoder(vocoder, vocoder_file, **(vocoder_conf or {}))
         self.speakers: Dict[str, np.ndarray] = read_speaker_table(speaker_table) if speaker_table else {}
 
     @classmethod

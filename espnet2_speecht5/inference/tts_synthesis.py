@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import kaldiio
 import numpy as np
@@ -49,6 +49,7 @@ class SynthesisRequest:
     prenet_dropout: Optional[bool] = None
     vocoder: str = "griffin_lim"
     vocoder_file: Optional[str] = None
+    vocoder_conf: Optional[Dict[str, Any]] = None
     num_plots: int = 3
     quantize_model: bool = False
 
@@ -143,6 +144,7 @@ def synthesize_set(request: SynthesisRequest) -> None:
         maxlenratio=request.maxlenratio,
         vocoder=request.vocoder,
         vocoder_file=request.vocoder_file,
+        vocoder_conf=request.vocoder_conf,
         prenet_dropout=request.prenet_dropout,
         seed=request.seed,
         quantize_model=request.quantize_model,

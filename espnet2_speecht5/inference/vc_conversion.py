@@ -20,7 +20,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tqdm import tqdm
@@ -53,6 +53,7 @@ class ConversionRequest:
     prenet_dropout: Optional[bool] = None
     vocoder: str = "griffin_lim"
     vocoder_file: Optional[str] = None
+    vocoder_conf: Optional[Dict[str, Any]] = None
     num_plots: int = 3
     quantize_model: bool = False
     # what the log and the plot titles call the output and the reference (se: enhanced, clean)
@@ -116,6 +117,7 @@ def convert_set(request: ConversionRequest) -> None:
         maxlenratio=request.maxlenratio,
         vocoder=request.vocoder,
         vocoder_file=request.vocoder_file,
+        vocoder_conf=request.vocoder_conf,
         prenet_dropout=request.prenet_dropout,
         seed=request.seed,
         quantize_model=request.quantize_model,
@@ -127,7 +129,7 @@ def convert_set(request: ConversionRequest) -> None:
     refs = read_ref_mels(request.ref_wav_scp, plot_keys)
     # similar lengths together: less padding for the conv front end and the encoder
     order = sorted(keys, key=lambda k: os.path.getsize(sources[k]))
-    settings = generation_settings(request.seed, vc.net.speech_decoder_prenet)
+    settings = generation_settings(request.seed, vc.net.speech_decoder_prenet, request.vocoder)
     with GeneratedSetWriter(Path(request.output_dir), request.output_word, settings) as writer:
         progress = tqdm(total=len(order), desc=request.output_word, unit="utt", file=sys.stderr, disable=None)
         for first in range(0, len(order), request.batch_size):

@@ -33,11 +33,13 @@ logger = logging.getLogger(__name__)
 SIGNALS = {"enhanced": "", "noisy": "noisy_input", "clean": "clean_reference"}
 SE_NOTE = """
 CER and WER: each signal recognised by the same ASR model. PESQ: wide-band (P.862.2, `pesq`); STOI: `pystoi`.
-Both compare each signal with the clean recording. The enhanced wave is generated from a log-mel by a vocoder,
-so it is first aligned with the clean one: shifted by the lag (at most 0.25 s) that maximises the cross-correlation
-of the two signals' band envelopes (40 mel bands, 2 ms hops), then cut or zero-padded to the clean length. The
-noisy input is sample-aligned already and is scored as it is. `len ratio`: the enhanced length over the clean
-length, before the cut.
+Both compare each signal with the clean recording. The enhanced wave is first aligned with the clean one: shifted
+by the lag (at most 0.25 s) that maximises the cross-correlation of the two signals' band envelopes (40 mel bands,
+2 ms hops), then cut or zero-padded to the clean length. A mel-to-wave vocoder (`griffin_lim`) may shift its
+output; the `noisy_phase` resynthesis (the predicted clean mel applied as a gain to the noisy recording's STFT,
+keeping its phase) has the recording's samples, so its lag comes out 0. The noisy input is sample-aligned already
+and is scored as it is. `len ratio`: the enhanced length over the clean length, before the cut. The vocoder is
+`details.generation.vocoder` in each set's scores.json.
 """
 
 

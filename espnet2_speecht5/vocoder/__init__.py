@@ -10,8 +10,9 @@ import torch
 from espnet2_speecht5.vocoder.griffin_lim import GriffinLimVocoder
 from espnet2_speecht5.vocoder.hifigan import HifiGanConfig, HifiGanGenerator, HifiGanVocoder
 from espnet2_speecht5.vocoder.loading import load_hifigan, load_official_hifigan, load_transformers_hifigan
+from espnet2_speecht5.vocoder.noisy_phase import NoisyPhaseResynthesis
 
-VOCODER_KINDS = ("griffin_lim", "hifigan")
+VOCODER_KINDS = ("griffin_lim", "hifigan", "noisy_phase")
 
 
 class Vocoder(Protocol):
@@ -26,7 +27,10 @@ def build_vocoder(kind: str = "griffin_lim", path: Optional[Union[str, Path]] = 
     """Make a vocoder.
 
     Args:
-        kind: ``griffin_lim`` (options: n_iter, momentum, seed, log_base) or ``hifigan``.
+        kind: ``griffin_lim`` (options: n_iter, momentum, seed, log_base), ``hifigan``, or
+            ``noisy_phase`` (enhancement only: the predicted mel as a gain on the noisy recording's
+            STFT, :mod:`espnet2_speecht5.vocoder.noisy_phase`; option gain_floor). A ``noisy_phase``
+            resynthesis is called with the source too: ``vocoder(mel, noisy)``.
         path: for ``hifigan``, a transformers ``SpeechT5HifiGan`` folder or an official checkpoint file
             (options: ``stats``, the official ``stats.npy``, default beside the checkpoint; ``device``).
     """
@@ -40,6 +44,10 @@ def build_vocoder(kind: str = "griffin_lim", path: Optional[Union[str, Path]] = 
         device = options.pop("device", "cpu")
         generator = load_hifigan(path, **options)
         return HifiGanVocoder(generator.to(device))
+    if kind == "noisy_phase":
+        if path is not None:
+            raise ValueError("the noisy_phase resynthesis takes no path")
+        return NoisyPhaseResynthesis(**options)
     raise ValueError(f"unknown vocoder kind '{kind}'; choose one of: {', '.join(VOCODER_KINDS)}")
 
 
@@ -49,6 +57,7 @@ __all__ = [
     "HifiGanConfig",
     "HifiGanGenerator",
     "HifiGanVocoder",
+    "NoisyPhaseResynthesis",
     "Vocoder",
     "build_vocoder",
     "load_hifigan",

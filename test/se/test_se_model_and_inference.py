@@ -155,3 +155,31 @@ def test_enhance_command_writes_one_wav_per_input(se_files, tmp_path: Path, monk
     with pytest.raises(DataError, match="use --outdir"):
         speecht5_cli.enhance(speecht5_cli.get_parser().parse_args(
             ["enhance", "--model", "run", *inputs[:2], "--out", str(tmp_path / "x.wav")]))
+
+
+def test_stage_9_with_the_noisy_phase_resynthesis_keeps_each_recording_s_length(se_files, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    se_inference.main(_args(se_files, out, se_files["wav_scp"]) + [
+        "--vocoder", "noisy_phase", "--vocoder_conf", "gain_floor=0.2", "--num_plots", "0"])
+    noisy = dict(line.split() for line in se_files["wav_scp"].read_text().splitlines())
+    enhanced = dict(line.split() for line in (out / "wav.scp").read_text().splitlines())
+    mels = kaldiio.load_scp(str(out / "feats.scp"))
+    for utt, path in noisy.items():
+        source, _ = sf.read(path, dtype="float32")
+        audio, rate = sf.read(enhanced[utt], dtype="float32")
+        # exactly the recording's frames (the stop token is not asked) and samples
+        assert rate == 16000 and len(audio) == len(source) and mels[utt].shape[0] == 1 + len(source) // 256
+        # a gain in [0.2, 1] per bin: never louder than the input, never below -14 dB of it
+        assert np.sqrt(np.mean(audio**2)) <= np.sqrt(np.mean(source**2)) * 1.01
+        assert np.sqrt(np.mean(audio**2)) >= np.sqrt(np.mean(source**2)) * 0.2 * 0.99
+
+
+def test_speech2speech_with_noisy_phase_returns_the_input_length_in_a_batch_too(se_files) -> None:
+    from espnet2_speecht5.inference.speech2speech import Speech2Speech
+
+    se = Speech2Speech(s2st_train_config=se_files["config"], s2st_model_file=se_files["model"],
+                       vocoder="noisy_phase")
+    sources = [sf.read(line.split()[1], dtype="float32")[0] for line in se_files["wav_scp"].read_text().splitlines()]
+    results = se.generate_batch(sources)
+    assert [len(r.wav) for r in results] == [len(s) for s in sources]
+    assert [r.mel.shape[0] for r in results] == [1 + len(s) // 256 for s in sources]
