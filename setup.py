@@ -27,6 +27,10 @@ setup(
         "numpy",
         "scipy",
         "PyYAML",
+        # TTS text normalisation
+        "inflect",
+        "sentencex>=1.0",
+        "Unidecode",
     ],
     extras_require={"dev": ["pytest", "ruff"]},
     entry_points={"console_scripts": ["speecht5 = espnet2_speecht5.bin.speecht5_cli:console_main"]},

@@ -83,6 +83,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output wav for --text")
     p.add_argument("--outdir", help="output folder for --text_file")
     p.add_argument("--speaker", default=None, help="a packed speaker name or an x-vector .npy (default: the first)")
+    p.add_argument("--text_normalizer", default=None, choices=("english", "none"),
+                   help="default: the model's (english: numbers, symbols, abbreviations, case and punctuation; "
+                        "long text in sentences joined with short pauses)")
     _add_vocoder(p)
 
     p = sub.add_parser("enhance", help="speech enhancement of audio files (noisy in, clean out)")
@@ -227,7 +230,8 @@ def synthesize(args: argparse.Namespace) -> int:
     if args.text_file is not None and not args.outdir:
         raise DataError("--text_file needs --outdir")
     jobs = [("", args.text)] if args.text is not None else _text_lines(args.text_file)
-    options = _set(_model_options(args), vocoder=args.vocoder, vocoder_file=args.vocoder_file)
+    options = _set(_model_options(args), vocoder=args.vocoder, vocoder_file=args.vocoder_file,
+                   text_normalizer=args.text_normalizer)
     tts = Text2Speech.from_pretrained(args.model, cache_dir=args.cache_dir, **options)
 
     def one(job: Tuple[str, str]) -> None:

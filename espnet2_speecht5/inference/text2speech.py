@@ -1,7 +1,10 @@
 """Text2Speech: synthesise speech with a trained SpeechT5 TTS model.
 
-Text is tokenised with the training configuration's tokenizer; characters outside the token
-list become ``<unk>`` and are named in one warning per call. Generation runs a batch of
+Text is first normalised (:mod:`espnet2_speecht5.text.normalize`: numbers, symbols, abbreviations,
+case and punctuation fitted to the token list; ``text_normalizer`` of the model's config, ``english``
+by default), then tokenised with the training configuration's tokenizer; characters still outside
+the token list become ``<unk>`` and are named in one warning per call. :meth:`Text2Speech.synthesize`
+splits long text into sentences and joins their audio with short pauses. Generation runs a batch of
 utterances at once on the decoder's key/value cache (:func:`~espnet2_speecht5.search.greedy.generate_speech`),
 stopping each one when its stop probabilities reach ``threshold`` (within the min/max length
 ratios). A vocoder (Griffin-Lim by default, or HiFi-GAN) turns the log-mel into a waveform.
@@ -97,6 +100,8 @@ class Text2Speech:
         vocoder: ``griffin_lim``, ``hifigan`` (with ``vocoder_file``) or ``none`` (mel only).
         vocoder_file: HiFi-GAN weights: a transformers SpeechT5HifiGan folder or the official checkpoint.
         vocoder_conf: the vocoder's options (Griffin-Lim: n_iter, momentum, seed).
+        text_normalizer, text_normalizer_conf: override the model config's normaliser (``english``,
+            ``none``) and its options (``max_chars``, ``pause_s``, ``sentence_batch``).
         prenet_dropout: keep the speech-decoder pre-net dropout on while generating (None: the
             model's ``prenet_dropout_at_inference``).
         seed: seeds the pre-net dropout, so that a run is reproducible.
@@ -120,6 +125,8 @@ class Text2Speech:
         seed: int = 0,
         speaker_table: Optional[PathLike] = None,
         quantize_model: bool = False,
+        text_normalizer: Optional[str] = None,
+        text_normalizer_conf: Optional[Dict[str, Any]] = None,
     ) -> None:
         if vocoder == "noisy_phase":
             raise DataError("vocoder noisy_phase resynthesises from a noisy recording (speech enhancement); "
@@ -146,6 +153,7 @@ class Text2Speech:
         cleaner = getattr(args, "cleaner", None)
         self.cleaner = TextCleaner(cleaner) if cleaner else None  # the same text cleaning as in training
         self.converter = TokenIDConverter(token_list=self.token_list)
+        self._build_normalizer(args, text_normalizer, text_normalizer_conf)
         self.known = set(self.token_list)
         self.vocoder = None
         if vocoder != "none":
@@ -153,6 +161,29 @@ class Text2Speech:
 
             self.vocoder = build_vocoder(vocoder, vocoder_file, **(vocoder_conf or {}))
         self.speakers: Dict[str, np.ndarray] = read_speaker_table(speaker_table) if speaker_table else {}
+
+    def _build_normalizer(self, args: Any, kind: Optional[str], conf: Optional[Dict[str, Any]]) -> None:
+        """The text normaliser of the model's config (``english`` where an older config names none),
+        unless ``kind`` / ``conf`` override it."""
+        from espnet2_speecht5.text.normalize import DEFAULT_PAUSE_S, build_text_normalizer
+
+        kind = kind if kind is not None else getattr(args, "text_normalizer", None) or "english"
+        options = dict(getattr(args, "text_normalizer_conf", None) or {})
+        options.update(conf or {})
+        self.pause_s = float(options.pop("pause_s", DEFAULT_PAUSE_S))
+        self.sentence_batch = int(options.pop("sentence_batch", 8))
+        if self.pause_s < 0 or self.sentence_batch < 1:
+            raise DataError(f"text_normalizer_conf: pause_s must be >= 0 and sentence_batch >= 1, got "
+                            f"{self.pause_s} and {self.sentence_batch}")
+        token_list = self.token_list if getattr(args, "token_type", "char") == "char" else []
+        try:
+            self.normalizer = build_text_normalizer(kind, token_list, **options)
+        except (TypeError, ValueError) as err:
+            raise DataError(f"text_normalizer {kind}: {err}") from None
+
+    def normalize(self, text: str) -> str:
+        """``text`` as the model reads it: normalised (numbers, symbols, ...), or as it is without a normaliser."""
+        return self.normalizer(text) if self.normalizer is not None else text
 
     @classmethod
     def from_pretrained(
@@ -208,7 +239,11 @@ class Text2Speech:
         return np.asarray(speaker, dtype=np.float32).reshape(-1)
 
     def synthesize(self, text: str, speaker: SpeakerInput = None) -> np.ndarray:
-        """One text -> (N,) float32 waveform at :attr:`sample_rate`.
+        """One text of any length -> (N,) float32 waveform at :attr:`sample_rate`.
+
+        With a normaliser (the default), the text is split into sentences (and pieces of at most
+        ``max_chars``), each normalised and synthesised, ``sentence_batch`` at a time, and the pieces
+        are joined with ``pause_s`` seconds of silence.
 
         Args:
             speaker: see :meth:`speaker_embedding`.
@@ -216,8 +251,24 @@ class Text2Speech:
         if self.vocoder is None:
             raise DataError("this Text2Speech was built with vocoder='none': it can only return mels")
         embedding = self.speaker_embedding(speaker)
-        spembs = None if embedding is None else embedding[None]
-        return self([text], spembs=spembs)[0].wav
+        pieces = self.normalizer.sentences(text) if self.normalizer is not None else [text]
+        if not pieces:
+            raise DataError("empty text: nothing to synthesise")
+        wavs: List[np.ndarray] = []
+        for first in range(0, len(pieces), self.sentence_batch):
+            batch = pieces[first : first + self.sentence_batch]
+            spembs = None if embedding is None else np.repeat(embedding[None], len(batch), axis=0)
+            keys = [f"sentence {first + i + 1}" for i in range(len(batch))]
+            wavs.extend(result.wav for result in self(batch, spembs=spembs, keys=keys))
+        if len(wavs) == 1:
+            return wavs[0]
+        logger.info("synthesised %d sentences of %d characters, joined with %.2f s pauses",
+                    len(pieces), len(text), self.pause_s)
+        pause = np.zeros(int(round(self.pause_s * self.sample_rate)), dtype=np.float32)
+        joined: List[np.ndarray] = []
+        for i, wav in enumerate(wavs):
+            joined.extend([pause, wav] if i else [wav])
+        return np.concatenate(joined).astype(np.float32)
 
     @property
     def sample_rate(self) -> int:
@@ -233,6 +284,7 @@ class Text2Speech:
         Raises:
             DataError: the text is empty, or none of its tokens is in the token list.
         """
+        text = self.normalize(text)
         if self.cleaner is not None:
             text = self.cleaner(text)
         tokens = self.tokenizer.text2tokens(text)

@@ -18,8 +18,13 @@ in :mod:`espnet2_speecht5.tasks.common`.
 
 from __future__ import annotations
 
+import argparse
+
+from espnet2.utils.nested_dict_action import NestedDictAction
+
 from espnet2_speecht5.models.tts import SpeechT5TTSModel
 from espnet2_speecht5.tasks.common import SpeechT5AbsTask
+from espnet2_speecht5.text.normalize import DEFAULT_MAX_CHARS, DEFAULT_PAUSE_S, NORMALIZERS
 
 
 class TTSTask(SpeechT5AbsTask):
@@ -34,3 +39,21 @@ class TTSTask(SpeechT5AbsTask):
     model_conf_help = "keyword arguments of SpeechT5TTSModel (l1_weight, bce_pos_weight, guided_attn_weight, ...)"
     token_types = ("char", "bpe", "word", "phn")
     g2p_help = "grapheme-to-phoneme converter (token_type phn)"
+
+    @classmethod
+    def add_task_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        super().add_task_arguments(parser)
+        group = parser.add_argument_group(description="Synthesis text normalisation")
+        group.add_argument(
+            "--text_normalizer", type=str, default="english", choices=list(NORMALIZERS),
+            help="how Text2Speech, stage 9 and `speecht5 synthesize` normalise text before the tokenizer "
+                 "(numbers, symbols, abbreviations, case and punctuation fitted to the token list, long text "
+                 "split into sentences); kept in the model's config so that a packed model reads text the "
+                 "same way everywhere. Training text is not touched",
+        )  # fmt: skip
+        group.add_argument(
+            "--text_normalizer_conf", action=NestedDictAction, default={},
+            help=f"max_chars (the longest piece of a split text, default {DEFAULT_MAX_CHARS}), pause_s "
+                 f"(silence between the pieces, default {DEFAULT_PAUSE_S}), sentence_batch (pieces generated "
+                 "together, default 8)",
+        )  # fmt: skip

@@ -117,7 +117,8 @@ def test_characters_outside_the_token_list_become_unk_with_a_warning(
     with caplog.at_level(logging.WARNING):
         tts_inference.main(_decode_args(tts_exp, out, text, tts_exp["xvector"]) + ["--vocoder", "none"])
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("outside the token list" in w and "'?'" in w and "'x'" in w and "'z'" in w for w in warnings)
+    # x, y and z are named; the normaliser turned '?', which the token list lacks, into a space
+    assert any("outside the token list" in w and "'x'" in w and "'z'" in w and "'?'" not in w for w in warnings)
     assert sorted(kaldiio.load_scp(str(out / "feats.scp"))) == ["utt0", "utt1"]
 
 
