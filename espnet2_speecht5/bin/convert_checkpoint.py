@@ -123,7 +123,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.direction == "hf2ours":
         conv, unknown = read_hf_folder(args.input, args.net)
         state = check_state(conv, args.input, unknown, **allow)
-        write_ours(state, conv.kind, conv.cfg, args.output, args.prefix)
+        write_ours(state, conv.kind, conv.cfg, args.output, args.prefix, tokens=conv.tokens)
     elif args.direction == "fairseq2ours":
         kind = args.net or get_recipe(args.flavour).kind  # the task's network; pre-training has all of them
         conv, unknown = read_fairseq(args.input, args.flavour, kind, _parse_sets(args.set))

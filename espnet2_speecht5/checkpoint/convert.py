@@ -34,6 +34,8 @@ class Converted:
     kind: str
     cfg: SpeechT5Config
     skipped: List[str] = field(default_factory=list)
+    # the token list of the text rows (a transformers folder's spm_char.model pieces), when known
+    tokens: Optional[List[str]] = None
 
 
 def _list(title: str, keys: List[str]) -> None:
@@ -122,7 +124,26 @@ def read_hf_folder(folder: Path, kind: Optional[str] = None) -> Tuple[Converted,
     state = _flat_tensors(load_checkpoint(weights), weights)
     cfg = hf_mapping.config_from_hf(hf_cfg)
     ours, unknown = hf_mapping.hf_to_ours(state, cfg)
-    return Converted(ours, kind, cfg), unknown
+    return Converted(ours, kind, cfg, tokens=read_spm_tokens(folder)), unknown
+
+
+SPM_FILE = "spm_char.model"  # what SpeechT5Tokenizer saves
+
+
+def read_spm_tokens(folder: Path) -> Optional[List[str]]:
+    """The pieces of a transformers folder's ``spm_char.model``, by id (its text rows' token list), or None."""
+    model = folder / SPM_FILE
+    if not model.is_file():
+        log.info("%s has no %s: the converted checkpoint names no token list", folder, SPM_FILE)
+        return None
+    import sentencepiece as spm
+
+    processor = spm.SentencePieceProcessor()
+    try:
+        processor.LoadFromFile(str(model))
+    except (OSError, RuntimeError) as err:
+        raise CheckpointError(f"not a sentencepiece model ({str(err).splitlines()[0]})", model) from None
+    return [processor.IdToPiece(i) for i in range(processor.GetPieceSize())]
 
 
 def read_fairseq(
@@ -154,12 +175,19 @@ def sidecar(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
-def write_ours(state: Dict[str, torch.Tensor], kind: str, cfg: SpeechT5Config, out: Path, prefix: str = "") -> None:
-    """Write ``out`` (plain state dict, keys under ``prefix``) and its JSON sidecar, both atomically."""
+def write_ours(state: Dict[str, torch.Tensor], kind: str, cfg: SpeechT5Config, out: Path, prefix: str = "",
+               tokens: Optional[List[str]] = None) -> None:
+    """Write ``out`` (plain state dict, keys under ``prefix``) and its JSON sidecar, both atomically.
+
+    ``tokens``: the token list of the text rows, kept in the sidecar (``token_list``) so that
+    fine-tuning with another list can move the rows by token (:mod:`espnet2_speecht5.checkpoint.token_rows`).
+    """
     if prefix and not prefix.endswith("."):
         prefix += "."
     save_torch({prefix + k: v.detach().clone() for k, v in state.items()}, out)
     meta = {"format": "espnet2_speecht5", "network": kind, "prefix": prefix, "config": cfg.to_dict()}
+    if tokens is not None:
+        meta["token_list"] = list(tokens)
     save_text(json.dumps(meta, indent=2) + "\n", sidecar(out))
 
 
@@ -183,7 +211,19 @@ def read_ours(path: Path, config: Optional[Path] = None, prefix: Optional[str] =
     state = _flat_tensors(load_checkpoint(path), path)
     stripped = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     unknown = [k for k in state if not k.startswith(prefix)]
-    return Converted(stripped, kind, cfg), unknown
+    return Converted(stripped, kind, cfg, tokens=meta.get("token_list")), unknown
+
+
+def sidecar_tokens(path: Path) -> Optional[List[str]]:
+    """The ``token_list`` of the JSON sidecar beside ``path``, or None (no sidecar, or none in it)."""
+    meta_path = sidecar(Path(path))
+    if not meta_path.is_file():
+        return None
+    try:
+        tokens = json.loads(meta_path.read_text(encoding="utf-8")).get("token_list")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:
+        raise CheckpointError(f"invalid sidecar ({err})", meta_path) from None
+    return [str(t) for t in tokens] if isinstance(tokens, list) else None
 
 
 def write_hf_folder(state: Dict[str, torch.Tensor], kind: str, cfg: SpeechT5Config, folder: Path) -> None:

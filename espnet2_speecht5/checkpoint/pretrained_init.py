@@ -11,9 +11,10 @@ parameters of those parts (a recipe's ``network_parts``) are kept, under ``net.`
 with ``--init_param <file>:net:net`` and still checks every key and shape; the other parts, the
 masked-prediction head, the quantiser and the label embeddings are left out.
 
-The text embeddings only carry over when fine-tuning uses the same token list, so
-:func:`write_token_list` gives stage 5 the pre-training list, and :func:`fine_tuning_state` refuses
-another one.
+Stage 5 takes the pre-training token list (:func:`write_token_list`), extended, for characters, by
+the characters of the fine-tuning text that it lacks. :func:`fine_tuning_state` accepts any token
+list: tokens of both keep their text-embedding rows, new ones start at the mean row and the log
+lists what was added and dropped (:mod:`espnet2_speecht5.checkpoint.token_rows`).
 """
 
 from __future__ import annotations
@@ -67,8 +68,13 @@ def read_config(config: Path) -> Dict[str, Any]:
     return values
 
 
-def write_token_list(pretrained: PathLike, cache_dir: PathLike, outdir: PathLike, token_type: str) -> List[str]:
+def write_token_list(pretrained: PathLike, cache_dir: PathLike, outdir: PathLike, token_type: str,
+                     extend_with: Optional[PathLike] = None) -> List[str]:
     """Write the pre-training token list to ``outdir/tokens.txt`` (and its ``bpe.model``) and return it.
+
+    ``extend_with``: a Kaldi ``text`` file (``<utt> <text>`` lines) of the fine-tuning data; for
+    ``token_type: char``, its characters that the pre-training list lacks are added before
+    ``<sos/eos>`` (logged), so that a new language's letters get their own tokens instead of ``<unk>``.
 
     Raises:
         DataError: another token type than ``token_type``, or a sentencepiece model that is not there.
@@ -82,6 +88,8 @@ def write_token_list(pretrained: PathLike, cache_dir: PathLike, outdir: PathLike
         raise DataError(f"was trained with --token_type {config.get('token_type')}, not {token_type} "
                         f"(pass --token_type {config.get('token_type')})", pretrained)
     tokens = [str(t) for t in config["token_list"]]
+    if extend_with is not None and token_type == "char":
+        tokens = extended_char_list(tokens, Path(extend_with), pretrained)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     from espnet2_speecht5.text.token_list import write_token_list as write_tokens
@@ -97,6 +105,25 @@ def write_token_list(pretrained: PathLike, cache_dir: PathLike, outdir: PathLike
     return tokens
 
 
+def extended_char_list(tokens: List[str], text: Path, pretrained: PathLike) -> List[str]:
+    """``tokens`` plus the characters of ``text`` (a Kaldi text file) they lack, before ``<sos/eos>``."""
+    from espnet2_speecht5.data.kaldi_dir import iter_lines
+
+    known = set(tokens) | {" "}
+    new: List[str] = []
+    for _, _, transcript in iter_lines(text):
+        for char in transcript:
+            if char not in known:
+                known.add(char)
+                new.append(char)
+    if not new:
+        return tokens
+    logger.info(f"stage 5: {len(new)} characters of {text} are not in the token list of {pretrained}; added: "
+                f"{' '.join(new)}")
+    end = tokens.index("<sos/eos>") if "<sos/eos>" in tokens else len(tokens)
+    return tokens[:end] + new + tokens[end:]
+
+
 def fine_tuning_state(
     pretrained: PathLike, cache_dir: PathLike, parts: Sequence[str], token_list: Optional[List[str]] = None
 ) -> Dict[str, torch.Tensor]:
@@ -106,19 +133,11 @@ def fine_tuning_state(
         parts: the fine-tuning network's parts (a recipe's ``network_parts``), e.g. ``speech_prenet``.
 
     Raises:
-        DataError: weights that are not a pre-training model's, or a token list other than the model's.
+        DataError: weights that are not a pre-training model's.
     """
     from espnet2_speecht5.checkpoint.io import load_checkpoint
 
     config_path, model_file = locate(pretrained, cache_dir)
-    if token_list is not None:
-        expected = [str(t) for t in read_config(config_path)["token_list"]]
-        if token_list != expected:
-            first = next((i for i, (a, b) in enumerate(zip(token_list, expected)) if a != b),
-                         min(len(token_list), len(expected)))
-            raise DataError(f"the token list differs from the pre-training model's (entry {first}; sizes "
-                            f"{len(token_list)} and {len(expected)}): make it with stage 5 and --pretrained_model",
-                            pretrained)
     state = load_checkpoint(model_file)
     if not isinstance(state, dict) or not any(key.startswith("net.") for key in state):
         raise DataError("holds no 'net.*' parameters: not a model of this toolkit", model_file)
@@ -127,4 +146,14 @@ def fine_tuning_state(
     kept = {key: value for key, value in state.items() if key.startswith("net.") and key.split(".")[1] in parts}
     logger.info(f"{model_file}: {len(kept)} of {len(state)} parameters belong to the fine-tuning network "
                 f"({', '.join(parts)})")
+    if token_list is not None:
+        pretrained_tokens = [str(t) for t in read_config(config_path)["token_list"]]
+        if token_list != pretrained_tokens:
+            from espnet2_speecht5.checkpoint.token_rows import describe, remap_token_rows
+
+            try:
+                kept, change = remap_token_rows(kept, pretrained_tokens, token_list)
+            except ValueError as err:
+                raise DataError(str(err), model_file) from None
+            logger.info(f"{pretrained}: {describe(change)}")
     return kept

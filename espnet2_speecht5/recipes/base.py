@@ -263,8 +263,8 @@ class TaskRecipe:
         # the pre-training model's list, so that its text embeddings carry over
         from espnet2_speecht5.checkpoint.pretrained_init import write_token_list
 
-        write_token_list(ctx.pretrained_model, Path(ctx.expdir) / "pretrained_model", ctx.token_type,
-                         Path(ctx.token_dir))
+        write_token_list(ctx.pretrained_model, Path(ctx.expdir) / "pretrained_model", Path(ctx.token_dir),
+                         ctx.token_type, extend_with=require(self.token_text(ctx), 4))
 
     # ---------------------------------------------------------------- stage 6
     def dump_sets(self, ctx: Context) -> List[str]:

@@ -243,6 +243,7 @@ def load_init_param(init_param: str, model: Any, ignore_init_mismatch: bool, map
         target = getattr(target, name)
     expected = target.state_dict()
     state = _without_replaced_prenet(state, target, init_param)
+    state = _rows_for_the_model_tokens(state, path, model, init_param)
     unknown = [key for key in state if key not in expected]
     wrong = [key for key in state if key in expected and tuple(state[key].shape) != tuple(expected[key].shape)]
     if ignore_init_mismatch:
@@ -251,7 +252,17 @@ def load_init_param(init_param: str, model: Any, ignore_init_mismatch: bool, map
         skipped = set(unknown + wrong)
         state = {k: v for k, v in state.items() if k not in skipped}
     elif wrong:
+        from espnet2_speecht5.checkpoint.token_rows import is_vocab_key
+
         key = wrong[0]
+        if is_vocab_key(key):
+            raise DataError(
+                f"parameter '{key}' has shape {tuple(state[key].shape)}, the model's is {tuple(expected[key].shape)}: "
+                f"{state[key].shape[0]} token rows for a token list of {expected[key].shape[0]}, and no JSON sidecar "
+                "beside the file names its token list, so the rows cannot be moved by token (hf2ours records it "
+                "from a transformers folder's spm_char.model)",
+                path,
+            )
         raise DataError(
             f"parameter '{key}' has shape {tuple(state[key].shape)}, the model's is {tuple(expected[key].shape)} "
             f"({len(wrong)} of {len(state)} parameters have another shape: a checkpoint of another network size? "
@@ -269,6 +280,25 @@ def load_init_param(init_param: str, model: Any, ignore_init_mismatch: bool, map
     expected.update(state)
     target.load_state_dict(expected)
     logging.info(f"--init_param {init_param}: loaded {len(state)} of {len(expected)} parameters")
+
+
+def _rows_for_the_model_tokens(state: Dict[str, Any], path: str, model: Any, init_param: str) -> Dict[str, Any]:
+    """Move the text rows (embeddings, CTC output) of a checkpoint whose JSON sidecar names its token
+    list onto the model's token list, by token (:mod:`espnet2_speecht5.checkpoint.token_rows`); the
+    log lists the tokens added and dropped. Without a sidecar list, rows are loaded as they are."""
+    from espnet2_speecht5.checkpoint.convert import sidecar_tokens
+    from espnet2_speecht5.checkpoint.token_rows import canonical_tokens, describe, remap_token_rows
+
+    target_tokens = getattr(model, "token_list", None)
+    source_tokens = sidecar_tokens(Path(path))  # a broken sidecar: CheckpointError, a one-line DataError
+    if not target_tokens or not source_tokens or canonical_tokens(source_tokens) == list(target_tokens):
+        return state
+    try:
+        state, change = remap_token_rows(state, source_tokens, target_tokens)
+    except ValueError as err:
+        raise DataError(f"{err} (--init_param {init_param})", path) from None
+    logging.info(f"--init_param {init_param}: {describe(change)}")
+    return state
 
 
 def _without_replaced_prenet(state: Dict[str, Any], target: Any, init_param: str
