@@ -44,6 +44,9 @@ class SpeechT5ASRModel(WaveformInput, SpeechT5Model):
         ignore_id: padding value of the text targets.
     """
 
+    # what the per-epoch validation samples show (train/epoch_samples.py)
+    sample_kind = "text"
+
     def __init__(
         self,
         vocab_size: int,

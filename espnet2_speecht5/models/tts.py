@@ -42,6 +42,9 @@ class SpeechT5TTSModel(SpeechOutputModel):
             (the paper's setting, for output variety).
     """
 
+    # what the per-epoch validation samples show (train/epoch_samples.py)
+    sample_kind = "speech"
+
     def __init__(
         self,
         vocab_size: int,

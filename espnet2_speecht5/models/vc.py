@@ -48,6 +48,9 @@ class SpeechT5VCModel(SpeechOutputModel):
             (SpeechT5's setting).
     """
 
+    # what the per-epoch validation samples show (train/epoch_samples.py)
+    sample_kind = "speech"
+
     def __init__(
         self,
         vocab_size: int,

@@ -206,6 +206,17 @@ class SpeechT5AbsTask(AbsTask):
                  "of stage 11 are drawn from the whole log either way",
         )  # fmt: skip
         parser.add_argument(
+            "--epoch_samples", type=str2bool, default=True,
+            help="after each validation, decode three validation utterances greedily and log them beside "
+                 "their references (text tasks) or their generated length and stop step (speech output), "
+                 "warning when every hypothesis is identical or no stop token fires",
+        )  # fmt: skip
+        parser.add_argument(
+            "--trend_patience", type=int, default=5,
+            help="warn when the training loss has fallen over this many epochs while validation accuracy "
+                 "(loss, without accuracy) did not improve on its earlier best (0: off)",
+        )  # fmt: skip
+        parser.add_argument(
             "--bf16", type=str2bool, default=False,
             help="run the forward passes of training and validation under bf16 autocast, on the CPU too "
                  "(fast where the CPU has AMX or AVX-512 BF16; weights, gradients and the optimizer stay fp32)",

@@ -11,6 +11,10 @@ What changes against :class:`espnet2.train.trainer.Trainer` (its training loop i
   ESPnet already stores the model, optimizers, schedulers and the AMP scaler.
 * bf16: with ``bf16: true``, the forward passes run under bf16 autocast on the CPU as on a GPU
   (:func:`forward_autocast`); ESPnet's ``use_amp`` is cuda-only.
+* Early warnings: after each validation, three validation utterances are decoded greedily and
+  logged beside their references (``epoch_samples``), with one warning line for a collapsed decoder;
+  and a warning when the training loss falls while validation accuracy stalls for ``trend_patience``
+  epochs (:mod:`espnet2_speecht5.train.epoch_samples`).
 * Last epochs: with ``keep_last_epochs: N``, each ``<n>epoch.pth`` is also kept in ``last_epochs/``
   (the newest N), and ``last<N>epochs.ave.pth`` is their average when training ends
   (:mod:`espnet2_speecht5.checkpoint.last_epochs`).
@@ -60,6 +64,7 @@ from espnet2_speecht5.checkpoint.io import CheckpointError, load_checkpoint
 from espnet2_speecht5.checkpoint.last_epochs import EPOCH_FILE, average_last_epochs, keep_epoch_model
 from espnet2_speecht5.distributed.heartbeat import beating
 from espnet2_speecht5.runtime.errors import DataError
+from espnet2_speecht5.train.epoch_samples import FirstBatchCapture, TrendWatch, log_epoch_samples
 from espnet2_speecht5.train.train_state import capture_random_state, from_plain, restore_random_state, to_plain
 
 CHECKPOINT_NAME = "checkpoint.pth"
@@ -293,6 +298,20 @@ def forward_autocast(enabled: bool, device: str) -> Iterator[None]:
         espnet_trainer.autocast = saved
 
 
+def epoch_mean(reporter: Any, key: str) -> Optional[float]:
+    """The epoch's average of ``key`` in an ESPnet sub-reporter (None where it has no such value)."""
+    from espnet2.train.reporter import aggregate
+
+    values = getattr(reporter, "stats", {}).get(key) if reporter is not None else None
+    if not values:
+        return None
+    try:
+        value = float(aggregate(values))
+    except (TypeError, ValueError, AssertionError):
+        return None
+    return value if value == value else None  # NaN: none
+
+
 def plots_due(options: Any, epoch: int) -> bool:
     """Whether epoch ``epoch`` draws its images: every ``plot_interval``-th epoch and the last one."""
     interval = getattr(options, "plot_interval", 1)
@@ -345,6 +364,12 @@ class SpeechT5Trainer(Trainer):
         options.keep_last_epochs = int(getattr(args, "keep_last_epochs", 0) or 0)
         options.bf16 = bool(getattr(args, "bf16", False))
         options.plot_interval = int(getattr(args, "plot_interval", 1))
+        options.epoch_samples = bool(getattr(args, "epoch_samples", True))
+        patience = int(getattr(args, "trend_patience", 5) or 0)
+        if patience < 0:
+            raise DataError(f"trend_patience must be 0 (off) or more, not {patience}")
+        if patience:
+            options.trend_watch = TrendWatch(patience=patience)
         if options.plot_interval < 1:
             raise DataError(f"plot_interval must be 1 or more, not {options.plot_interval}")
         # ESPnet reads use_matplotlib in every epoch; train_one_epoch turns it on and off per epoch.
@@ -382,6 +407,8 @@ class SpeechT5Trainer(Trainer):
             result = super().train_one_epoch(*args, **kwargs)
         finally:
             root.removeFilter(counter)
+        if options is not None and hasattr(options, "trend_watch"):
+            options.trend_train_loss = epoch_mean(kwargs.get("reporter"), "loss")
         if counter.count:
             epoch = getattr(kwargs.get("reporter"), "epoch", "?")
             logging.warning(
@@ -392,10 +419,34 @@ class SpeechT5Trainer(Trainer):
 
     @classmethod
     def validate_one_epoch(cls, *args: Any, **kwargs: Any) -> None:
-        """ESPnet's validation; each batch touches the rank's heartbeat file under ddp_launch."""
+        """ESPnet's validation; each batch touches the rank's heartbeat file under ddp_launch. Then, on
+        the writing rank, the early warnings of :mod:`espnet2_speecht5.train.epoch_samples`: three
+        validation utterances decoded (``epoch_samples``) and the loss/accuracy trend (``trend_patience``)."""
+        options = kwargs.get("options")
+        run = _RUN.get()
+        watch = options is not None and run is not None and run[1] and getattr(options, "epoch_samples", False)
+        capture = None
         if "iterator" in kwargs:
             kwargs["iterator"] = beating(kwargs["iterator"])
-        return super().validate_one_epoch(*args, **kwargs)
+            if watch:
+                capture = kwargs["iterator"] = FirstBatchCapture(kwargs["iterator"])
+        super().validate_one_epoch(*args, **kwargs)
+        if not watch:
+            return
+        reporter = kwargs.get("reporter")
+        epoch = getattr(reporter, "epoch", "?")
+        model = kwargs.get("model", args[0] if args else None)
+        if capture is not None and model is not None and getattr(getattr(model, "module", model), "sample_kind", None):
+            log_epoch_samples(model, capture, epoch)
+        trend = getattr(options, "trend_watch", None)
+        if trend is not None:
+            acc = epoch_mean(reporter, "acc")
+            trend.metric, trend.higher_is_better = ("acc", True) if acc is not None else ("loss", False)
+            valid = acc if acc is not None else epoch_mean(reporter, "loss")
+            trend.add(getattr(options, "trend_train_loss", None), valid)
+            warning = trend.check()
+            if warning:
+                logging.warning(f"epoch {epoch}: {warning}")
 
     @classmethod
     def resume(

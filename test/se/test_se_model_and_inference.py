@@ -183,3 +183,20 @@ def test_speech2speech_with_noisy_phase_returns_the_input_length_in_a_batch_too(
     results = se.generate_batch(sources)
     assert [len(r.wav) for r in results] == [len(s) for s in sources]
     assert [r.mel.shape[0] for r in results] == [1 + len(s) // 256 for s in sources]
+
+
+def test_the_epoch_samples_of_se_give_lengths_and_stop_steps(tmp_path: Path) -> None:
+    from espnet2_speecht5.train.epoch_samples import describe_samples
+
+    model = tiny_model(tmp_path).eval()
+    gen = torch.Generator().manual_seed(1)
+    clean = 0.3 * torch.randn(2, 8000, generator=gen)
+    batch = {"speech": clean + 0.1 * torch.randn(2, 8000, generator=gen), "speech_lengths": torch.tensor([8000, 6400]),
+             "speech_clean": clean, "speech_clean_lengths": torch.tensor([8000, 6400])}
+    lines, warnings = describe_samples(model, ["n1", "n2"], batch)
+    assert len(lines) == 2 and lines[0].startswith("n1: generated ") and lines[0].endswith("; target 32 frames")
+    assert lines[1].endswith("; target 26 frames")  # 1 + 6400 // 256
+    # a random model: the stop token fires at some frame, or the 3x limit stops it (then one warning line)
+    for line in lines:
+        assert "stop at frame" in line or "no stop (length limit)" in line
+    assert len(warnings) == (1 if all("no stop" in line for line in lines) else 0)

@@ -46,7 +46,7 @@ def test_unknown_model_conf_key_is_one_line(tts_exp: Dict[str, Path], tmp_path: 
     assert last.startswith("ERROR: model_conf: unknown key 'l1_wieght' (allowed: l1_weight, bce_weight")
 
 
-def test_collect_stats_and_one_epoch(tts_exp: Dict[str, Path], tmp_path: Path) -> None:
+def test_collect_stats_and_one_epoch(tts_exp: Dict[str, Path], tmp_path: Path, caplog) -> None:
     config = tmp_path / "train.yaml"
     config.write_text(yaml.safe_dump({"net_conf": dict(NET_CONF), "max_epoch": 1}), encoding="utf-8")
     stats = tmp_path / "stats"
@@ -54,8 +54,12 @@ def test_collect_stats_and_one_epoch(tts_exp: Dict[str, Path], tmp_path: Path) -
     assert (stats / "train" / "text_shape").read_text().split()[:2] == ["utt0", "6"]
     assert (stats / "train" / "speech_shape").read_text().split()[:2] == ["utt0", str(int(16000 * 0.3))]
     exp = tmp_path / "exp"
-    tts_train.main(_train_args(tts_exp, exp, config))
+    with caplog.at_level(logging.INFO):
+        tts_train.main(_train_args(tts_exp, exp, config))
     assert (exp / "1epoch.pth").exists() and (exp / "valid.loss.best.pth").exists()
+    # the early-warning samples: generated length and stop step of the first validation utterances
+    samples = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch 1 sample ")]
+    assert samples and all(" frames" in m and "; target " in m for m in samples), samples
 
 
 def _decode_args(exp: Dict[str, Path], out: Path, text: Path, xvector: Path) -> List[str]:
