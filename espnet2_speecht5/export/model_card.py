@@ -408,11 +408,41 @@ soundfile.write("enhanced.wav", speech.numpy(), 16000)
     return text
 
 
+def _pipeline_note(task: str, ref: str) -> str:
+    """How transformers' pipelines run the folder, through its SpeechT5Tokenizer (character models)."""
+    if task == "tts":
+        return f"""The folder also holds a `SpeechT5Tokenizer` (`spm_char.model`, whose ids are the network's) and
+the training speakers' x-vectors (`speaker_embeddings/<speaker>.npy`), so transformers' pipeline runs it:
+
+```python
+import numpy, torch
+from transformers import pipeline
+
+tts = pipeline("text-to-speech", model="{ref}")  # downloads microsoft/speecht5_hifigan (or pass vocoder=...)
+speaker = torch.from_numpy(numpy.load("{ref}/speaker_embeddings/<speaker>.npy"))
+out = tts("the pen is red", forward_params={{"speaker_embeddings": speaker}})  # out["audio"], out["sampling_rate"]
+```
+
+The tokenizer appends `</s>` to every text (transformers' rule); it reads lower-case characters as
+the token list has them, without the normaliser of `Text2Speech`."""
+    return f"""The folder also holds a `SpeechT5Tokenizer` (`spm_char.model`, whose ids are the network's), so
+transformers' pipeline runs it (greedy, attention decoder only):
+
+```python
+from transformers import pipeline
+
+asr = pipeline("automatic-speech-recognition", model="{ref}")
+print(asr("speech.wav")["text"])
+```"""
+
+
 def _transformers_section(task: str, model_ref: str, details: CardDetails) -> str:
     ref = details.folder_ref or model_ref
     bodies = {"asr": _transformers_asr, "st": _transformers_st, "tts": _transformers_tts, "vc": _transformers_vc,
               "se": _transformers_se}
     body = bodies[task](ref, details)
+    if task in ("asr", "st", "tts") and details.token_type == "char":
+        body += "\n\n" + _pipeline_note(task, ref)
     if task in ("vc", "se"):  # the network reads no text: tokens.txt holds only the special tokens
         return f"### transformers\n\n{body}\n"
     return f"### transformers\n\n{body}\n\n{_token_notes(details)}\n"

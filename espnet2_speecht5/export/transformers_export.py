@@ -13,9 +13,12 @@ Files written at the top of the folder (beside the ESPnet model-zoo files, which
 ESPnet ids and network ids differ by one swap (ESPnet ``<blank>`` 0 / ``<unk>`` 1 become network
 ids 1 / 0, see :func:`espnet2_speecht5.models.common.id_permutation`), so ESPnet's token list cannot
 be used as it is to read transformers' outputs. The ASR model's CTC head has no transformers
-counterpart and is left out. No ``SpeechT5Tokenizer`` is written: our token lists are ESPnet's
-(characters, words, or sentencepiece pieces ordered by frequency), whose ids never equal the ids
-of a sentencepiece model, which the tokenizer would use; ``tokens.txt`` maps ids to tokens instead.
+counterpart and is left out.
+
+For a character token list, ``spm_char.model`` (+ ``tokenizer_config.json``) is a ``SpeechT5Tokenizer``
+whose sentencepiece ids are the network ids (:mod:`espnet2_speecht5.export.speecht5_tokenizer`), so
+that ``pipeline("automatic-speech-recognition", model=folder)`` and ``pipeline("text-to-speech", ...)``
+run the folder; a TTS export also holds ``speaker_embeddings/<speaker>.npy`` from the packed x-vectors.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from espnet2_speecht5.checkpoint.convert import write_hf_folder
 from espnet2_speecht5.checkpoint.io import save_text
 from espnet2_speecht5.checkpoint.pack_keys import pack_keys, packed_kind
 from espnet2_speecht5.checkpoint.transformers_targets import task_class, transformers_target
+from espnet2_speecht5.export.speecht5_tokenizer import write_speecht5_tokenizer
 from espnet2_speecht5.features.log_mel import FMAX, FMIN, HOP_LENGTH, MEL_FLOOR, N_FFT, SAMPLE_RATE, WIN_LENGTH, WINDOW
 from espnet2_speecht5.models.common import id_permutation
 from espnet2_speecht5.nets.config import SpeechT5Config
@@ -183,11 +187,34 @@ def export_transformers(train_config: PathLike, model_file: PathLike, outdir: Pa
     save_text(json.dumps(generation_config(net.cfg, task), indent=2) + "\n", outdir / "generation_config.json")
     token_list = list(model.token_list or args.token_list)
     save_text("\n".join(network_tokens(token_list)) + "\n", outdir / "tokens.txt")
-    logger.info(f"{outdir}: {target.hf_class} files ({', '.join(TRANSFORMERS_FILES)}); tokens.txt is in network "
-                "id order")
+    written = list(TRANSFORMERS_FILES)
+    if target.text_decoder or task == "tts":  # text in or out: a SpeechT5Tokenizer for transformers' pipelines
+        written += write_speecht5_tokenizer(network_tokens(token_list), getattr(args, "token_type", "char"), outdir)
+    if task == "tts":
+        written += write_speaker_embeddings(outdir)
+    logger.info(f"{outdir}: {target.hf_class} files ({', '.join(written)}); tokens.txt is in network id order")
     if target.untrained:
         logger.info(f"{', '.join(target.untrained)}: no transformers counterpart, left out of model.safetensors")
     elif getattr(getattr(model.net, "speech_decoder_prenet", None), "always_dropout", True) is False:
         logger.warning("the model turns its speech-decoder pre-net dropout off at inference; transformers "
                        "always applies it")
-    return list(TRANSFORMERS_FILES)
+    return written
+
+
+def write_speaker_embeddings(outdir: Path) -> List[str]:
+    """``speaker_embeddings/<speaker>.npy`` ((1, D) float32) for each speaker of the packed x-vector table
+    (``spk_xvector.ark``, stage 12), the ``speaker_embeddings`` that transformers' TTS pipeline takes."""
+    import numpy as np
+
+    from espnet2_speecht5.inference.text2speech import SPEAKER_TABLE_NAME, read_speaker_table
+
+    tables = sorted(outdir.rglob(SPEAKER_TABLE_NAME))
+    if not tables:
+        return []
+    folder = outdir / "speaker_embeddings"
+    folder.mkdir(exist_ok=True)
+    names = []
+    for speaker, vector in sorted(read_speaker_table(tables[0]).items()):
+        np.save(folder / f"{speaker}.npy", np.asarray(vector, dtype=np.float32).reshape(1, -1))
+        names.append(f"speaker_embeddings/{speaker}.npy")
+    return names
