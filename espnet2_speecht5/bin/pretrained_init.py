@@ -39,11 +39,15 @@ def get_parser() -> argparse.ArgumentParser:
     tokens = sub.choices["tokens"]
     tokens.add_argument("--token_type", required=True, choices=("char", "bpe", "word"), help="the recipe's tokens")
     tokens.add_argument("--outdir", required=True, help="folder for tokens.txt (and bpe.model)")
+    tokens.add_argument("--extend_with", default=None,
+                        help="a Kaldi text file of the fine-tuning data: its characters that the list lacks are added "
+                             "(char token lists)")
     params = sub.choices["params"]
     params.add_argument("--task", required=True, choices=[t for t in TASKS if t != "pretrain"],
                         help="the fine-tuning task")
     params.add_argument("--token_list", default=None,
-                        help="the fine-tuning token list (a text task's must be the model's; none for vc, se)")
+                        help="the fine-tuning token list (text tasks; rows of tokens it shares with the model's are "
+                             "kept, new tokens start at the mean row; none for vc, se)")
     params.add_argument("--train_config", default=None,
                         help="the fine-tuning config, for a task whose parts depend on it (sid: head)")
     params.add_argument("--out", required=True, help="the state dict to write (keys net.*)")
@@ -75,7 +79,7 @@ def read_tokens(path: str) -> List[str]:
 def main(argv: Optional[List[str]] = None) -> None:
     args = get_parser().parse_args(argv)
     if args.command == "tokens":
-        write_token_list(args.pretrained_model, args.cache_dir, args.outdir, args.token_type)
+        write_token_list(args.pretrained_model, args.cache_dir, args.outdir, args.token_type, args.extend_with)
         return
     recipe = get_recipe(args.task)
     tokens = None
