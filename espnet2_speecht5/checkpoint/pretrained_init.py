@@ -88,6 +88,7 @@ def write_token_list(pretrained: PathLike, cache_dir: PathLike, outdir: PathLike
         raise DataError(f"was trained with --token_type {config.get('token_type')}, not {token_type} "
                         f"(pass --token_type {config.get('token_type')})", pretrained)
     tokens = [str(t) for t in config["token_list"]]
+    pretrained_count = len(tokens)
     if extend_with is not None and token_type == "char":
         tokens = extended_char_list(tokens, Path(extend_with), pretrained)
     outdir = Path(outdir)
@@ -101,7 +102,8 @@ def write_token_list(pretrained: PathLike, cache_dir: PathLike, outdir: PathLike
             raise DataError(f"names the sentencepiece model {model}, which is not there (use the packed zip of "
                             "stage 12, which carries it)", config_path)
         shutil.copyfile(model, outdir / "bpe.model")
-    logger.info(f"{outdir / 'tokens.txt'}: the {len(tokens)} tokens of the pre-training model {pretrained}")
+    added = f" and {len(tokens) - pretrained_count} new characters" if len(tokens) > pretrained_count else ""
+    logger.info(f"{outdir / 'tokens.txt'}: the {pretrained_count} tokens of the pre-training model {pretrained}{added}")
     return tokens
 
 
