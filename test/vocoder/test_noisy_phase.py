@@ -62,8 +62,11 @@ def test_gains_stay_between_the_floor_and_one_and_reach_every_bin() -> None:
     assert np.all(np.diff(linear[0]) >= -1e-12)  # rising band gains give rising bin gains
     rng = np.random.default_rng(0)
     magnitude = np.abs(rng.standard_normal((20, 513)))
-    gains = NoisyPhaseResynthesis(gain_floor=0.25).gains(rng.standard_normal((20, 80)) * 3, magnitude)
+    mel = rng.standard_normal((20, 80)) * 3
+    gains = NoisyPhaseResynthesis(gain_floor=0.25).gains(mel, magnitude)
     assert gains.min() >= 0.25 - 1e-12 and gains.max() <= 1.0 + 1e-12
+    scaled = NoisyPhaseResynthesis(gain_floor=0.25, gain_scale=3.0).gains(mel, magnitude)
+    assert np.all(scaled >= gains - 1e-12) and scaled.mean() > gains.mean()  # more of the input kept
 
 
 def test_short_recordings_and_bad_input() -> None:
@@ -72,6 +75,8 @@ def test_short_recordings_and_bad_input() -> None:
     assert resynthesis(torch.zeros(num_frames(300), 80), wav).shape == (300,)
     with pytest.raises(ValueError, match="gain_floor"):
         NoisyPhaseResynthesis(gain_floor=0.0)
+    with pytest.raises(ValueError, match="gain_scale"):
+        NoisyPhaseResynthesis(gain_scale=0.0)
     with pytest.raises(ValueError, match=r"\(T, 80\)"):
         resynthesis(torch.zeros(5, 40), wav)
     with pytest.raises(ValueError, match="takes no path"):
