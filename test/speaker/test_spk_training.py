@@ -16,6 +16,8 @@ from espnet2_speecht5.speaker.embedding_io import read_embedding_scp
 from espnet2_speecht5.speaker.spk_train_compat import install_fix
 from espnet2_speecht5.speaker.spk_training import check_same_config, prepare_training_lists
 
+from repo_testing import REPO_ROOT
+
 
 def test_training_lists_hold_out_validation_utterances(tmp_path: Path):
     data = load_set(make_data_dir(tmp_path / "data", "train", {"spk1": 6, "spk2": 6, "spk3": 5}, seconds=0.1))
@@ -100,3 +102,14 @@ def test_stage6_trains_a_tiny_model_and_embeds_every_set(tmp_path: Path):
     assert "on 15 trials (dev, 3 speakers)" in (out / "eer.txt").read_text()
     assert "trained here" in (out / "README.txt").read_text()
     assert "EER" in proc.stdout
+
+
+@pytest.mark.parametrize("config", sorted(REPO_ROOT.glob("egs2/*/*/conf/train_spk*.yaml")),
+                         ids=lambda p: f"{p.parents[2].name}/{p.parents[1].name}")
+def test_every_recipe_speaker_config_is_one_espnet_spk_train_accepts(config: Path, capsys) -> None:
+    """A key ESPnet's speaker task does not know (plot_interval was one) stops stage 6 of TTS and VC."""
+    from espnet2_speecht5.speaker.spk_train_compat import main as spk_train
+
+    with pytest.raises(SystemExit) as exit_info:
+        spk_train(["--config", str(config), "--print_config"])
+    assert exit_info.value.code in (0, None), capsys.readouterr().err[-500:]
