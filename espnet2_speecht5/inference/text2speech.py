@@ -259,7 +259,8 @@ class Text2Speech:
             batch = pieces[first : first + self.sentence_batch]
             spembs = None if embedding is None else np.repeat(embedding[None], len(batch), axis=0)
             keys = [f"sentence {first + i + 1}" for i in range(len(batch))]
-            wavs.extend(result.wav for result in self(batch, spembs=spembs, keys=keys))
+            results = self(batch, spembs=spembs, keys=keys, normalized=self.normalizer is not None)
+            wavs.extend(result.wav for result in results)
         if len(wavs) == 1:
             return wavs[0]
         logger.info("synthesised %d sentences of %d characters, joined with %.2f s pauses",
@@ -278,13 +279,16 @@ class Text2Speech:
     def uses_speaker_embedding(self) -> bool:
         return self.model.use_speaker_embedding
 
-    def token_ids(self, text: str, utt: Optional[str] = None, unknown: Optional[Set[str]] = None) -> List[int]:
-        """Tokenise ``text``; tokens outside the token list become ``<unk>`` and are added to ``unknown``.
+    def token_ids(self, text: str, utt: Optional[str] = None, unknown: Optional[Set[str]] = None,
+                  normalized: bool = False) -> List[int]:
+        """Tokenise ``text`` (normalised first unless ``normalized``); tokens outside the token list
+        become ``<unk>`` and are added to ``unknown``.
 
         Raises:
             DataError: the text is empty, or none of its tokens is in the token list.
         """
-        text = self.normalize(text)
+        if not normalized:
+            text = self.normalize(text)
         if self.cleaner is not None:
             text = self.cleaner(text)
         tokens = self.tokenizer.text2tokens(text)
@@ -306,6 +310,7 @@ class Text2Speech:
         spembs: Optional[Union[np.ndarray, torch.Tensor]] = None,
         keys: Optional[Sequence[str]] = None,
         return_attention: bool = False,
+        normalized: bool = False,
     ) -> List[SynthesisResult]:
         """Synthesise a batch.
 
@@ -314,12 +319,13 @@ class Text2Speech:
             spembs: (B, 512) or (512,) x-vectors (required when the model uses them).
             keys: utterance names, for messages.
             return_attention: also return the cross-attention weights (for plots).
+            normalized: the texts are normalised already (the pieces of :meth:`synthesize`).
         """
         if isinstance(texts, str):
             texts = [texts]
         keys = list(keys) if keys is not None else [f"#{i}" for i in range(len(texts))]
         unknown: Set[str] = set()
-        ids = [self.token_ids(text, key, unknown) for text, key in zip(texts, keys)]
+        ids = [self.token_ids(text, key, unknown, normalized) for text, key in zip(texts, keys)]
         if unknown:
             logger.warning(
                 "characters outside the token list, synthesised as <unk>: %s",

@@ -26,8 +26,9 @@ What is still outside the token list after this is reported by :meth:`EnglishNor
 (Text2Speech logs it in one warning line); it is never dropped silently.
 
 :meth:`EnglishNormalizer.sentences` splits long text at sentence boundaries with ``sentencex``
-(Wikimedia's sentence segmenter), and a sentence longer than ``max_chars`` further at commas, then
-spaces, so that every piece is an utterance of a length the model was trained on.
+(Wikimedia's sentence segmenter), normalises each sentence, and cuts one longer than ``max_chars``
+further at commas, then spaces, so that every piece is an utterance of a length the model was
+trained on.
 """
 
 from __future__ import annotations
@@ -211,12 +212,13 @@ class EnglishNormalizer:
 
     # ------------------------------------------------------------------ long text
     def sentences(self, text: str) -> List[str]:
-        """Raw ``text`` -> its sentences (each at most ``max_chars`` long), not yet normalised."""
+        """Raw ``text`` -> its sentences, normalised, each cut to at most ``max_chars`` (counted after
+        normalisation: ``$42.50`` is 31 characters once spelled out)."""
         from sentencex import segment
 
         pieces: List[str] = []
         for sentence in segment("en", text):
-            pieces.extend(self._shorter(sentence.strip()))
+            pieces.extend(self._shorter(self(sentence.strip())))
         return [p for p in pieces if p]
 
     def _shorter(self, sentence: str) -> List[str]:
