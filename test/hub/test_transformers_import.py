@@ -281,9 +281,13 @@ def test_tts_tokenizer_gives_transformers_ids(tts_folder) -> None:
     tokenizer = tts_folder["tokenizer"]
     tts = Text2Speech(**tts_folder["files"], vocoder="none")
     assert tts.model.append_eos
-    for text in (SENTENCES[0], UNSEEN):
-        ours = [tts.token_list[i] for i in tts.token_ids(text)] + ["<sos/eos>"]
+    for text in (SENTENCES[0], UNSEEN):  # as the text comes (the normaliser off): the same ids as transformers'
+        ours = [tts.token_list[i] for i in tts.token_ids(text, normalized=True)] + ["<sos/eos>"]
         assert to_hf_ids(ours, tokenizer) == tokenizer(text).input_ids
+    # the normaliser (on by default) spells the digit that transformers' tokenizer turns into <unk>
+    assert tts.normalize(UNSEEN) == "the seven red pens"
+    ours = [tts.token_list[i] for i in tts.token_ids(UNSEEN)] + ["<sos/eos>"]
+    assert to_hf_ids(ours, tokenizer) == tokenizer("the seven red pens").input_ids
 
 
 def test_tts_teacher_forced_mel_matches_transformers(tts_folder, no_hf_prenet_dropout) -> None:
