@@ -115,3 +115,24 @@ def test_pretraining_token_list_gets_the_mask_before_sos_eos(tmp_path: Path, mon
     assert tokens[-2:] == ["<mask>", "<sos/eos>"] and tokens[0] == "<blank>"
     get_recipe("pretrain").make_token_lists(ctx)  # a rerun adds no second mask
     assert (tmp_path / "data/token_list/char/tokens.txt").read_text().splitlines().count("<mask>") == 1
+
+
+def test_stage_5_takes_the_pre_training_list_and_adds_the_new_characters(tmp_path: Path) -> None:
+    """--pretrained_model in an ASR recipe: stage 5 writes the pre-training token list plus the characters of
+    the training text it lacks (this path once passed its arguments in the wrong order and always stopped)."""
+    import yaml
+
+    pre = tmp_path / "pre"
+    pre.mkdir()
+    tokens = ["<blank>", "<unk>", "<space>", "a", "b", "<mask>", "<sos/eos>"]
+    (pre / "config.yaml").write_text(yaml.safe_dump({"token_list": tokens, "token_type": "char",
+                                                     "text_batch_ratio": 1}))
+    (pre / "model.pth").write_bytes(b"")  # stage 5 reads only the config beside it
+    raw = tmp_path / "dump" / "raw" / "train"
+    raw.mkdir(parents=True)
+    (raw / "text").write_text("u1 ab ba\nu2 abé c\n", encoding="utf-8")
+    ctx = Context(task="asr", dumpdir=str(tmp_path / "dump"), expdir=str(tmp_path / "exp"), data_train_set="train",
+                  token_type="char", token_dir=str(tmp_path / "tok"), pretrained_model=str(pre / "model.pth"))
+    get_recipe("asr").make_token_lists(ctx)
+    written = (tmp_path / "tok" / "tokens.txt").read_text(encoding="utf-8").split("\n")
+    assert [t for t in written if t] == ["<blank>", "<unk>", "<space>", "a", "b", "<mask>", "é", "c", "<sos/eos>"]
