@@ -92,11 +92,11 @@ def text_samples(model: Any, batch: Dict[str, torch.Tensor]) -> List[Tuple[str, 
 
 @dataclass
 class SpeechSample:
-    """One generated utterance: frames generated, the frame where the stop token fired (None: it never
-    did, the length limit stopped it), the target's frames."""
+    """One generated utterance: frames generated, whether the stop token ended it (False: the length
+    limit did), the target's frames."""
 
     frames: int
-    stop_frame: Optional[int]
+    stopped: bool
     target_frames: int
 
 
@@ -115,7 +115,7 @@ def speech_samples(model: Any, batch: Dict[str, torch.Tensor], limit_ratio: floa
         target = int(target_frames[0])
         if "text" in batch:  # TTS: text in, speech out
             n = batch["text_lengths"][row : row + 1].to(device)
-            tokens, token_lengths = model.net_tokens(batch["text"][row : row + 1, : int(n)].to(device), n)
+            tokens, _ = model.net_tokens(batch["text"][row : row + 1, : int(n)].to(device), n)
             enc = model.net.encode(tokens, None)
         else:  # VC, SE: speech in
             n = int(batch["speech_lengths"][row])
@@ -126,7 +126,7 @@ def speech_samples(model: Any, batch: Dict[str, torch.Tensor], limit_ratio: floa
                               maxlenratio=limit * model.reduction_factor / enc.hidden.size(1) + 1e-6)
         frames = int(out.lengths[0])
         stopped = frames < limit * model.reduction_factor  # it ended before the limit: the stop token fired
-        samples.append(SpeechSample(frames, frames if stopped else None, target))
+        samples.append(SpeechSample(frames, stopped, target))
     return samples
 
 
@@ -145,9 +145,9 @@ def describe_samples(model: Any, keys: Sequence[str], batch: Dict[str, torch.Ten
     elif hasattr(model, "reduction_factor") and hasattr(model, "mel"):
         samples = speech_samples(model, batch)
         for key, sample in zip(keys, samples):
-            stop = f"stop at frame {sample.stop_frame}" if sample.stop_frame is not None else "no stop (length limit)"
+            stop = f"stop at frame {sample.frames}" if sample.stopped else "no stop (length limit)"
             lines.append(f"{key}: generated {sample.frames} frames, {stop}; target {sample.target_frames} frames")
-        if samples and all(sample.stop_frame is None for sample in samples):
+        if samples and not any(sample.stopped for sample in samples):
             warnings.append(f"none of the {len(samples)} sample utterances stopped before 3 times its target "
                             "length: the stop token is not learned yet (or has collapsed)")
     return lines, warnings
