@@ -83,6 +83,8 @@ def table_rows(work: Workload) -> List[Row]:
             "(like for like)", ("ours", "ctc0"), ref, target=0.8, memory_target=0.8, training=True),
         Row("d", "S2T train step, ours CTC 0.3 (our recipe's loss)", ("ours", "ctc0.3"), ref, target=0.8,
             memory_target=0.8, training=True),
+        Row("d", "S2T train step, ours CTC 0 keeping every activation (`recompute_activations: false`)",
+            ("ours", "ctc0+keep"), ref, target=0.8, memory_target=0.8, training=True),
         Row("d", "S2T train step, bf16 autocast on both sides, ours CTC 0", ("ours", "ctc0+bf16"), ("ref", "bf16"),
             target=0.8, training=True),
         Row("e", f"TTS train step, {work.train_batch} x {work.tts_chars} chars -> {frames} frames, ours from the "

@@ -143,12 +143,12 @@ def our_s2t(ctx: Context) -> torch.nn.Module:
     return net.eval().to(ctx.device)
 
 
-def our_asr_model(ctx: Context, ctc_weight: float) -> torch.nn.Module:
+def our_asr_model(ctx: Context, ctc_weight: float, recompute: bool = True) -> torch.nn.Module:
     """Our ESPnet ASR model around the same network (vocabulary = transformers' 81 ids; random CTC head)."""
     from espnet2_speecht5.checkpoint.hf_mapping import hf_to_ours
     from espnet2_speecht5.models.asr import SpeechT5ASRModel
 
-    cfg = our_config(ctx.work.size)
+    cfg = our_config(ctx.work.size, recompute)
     torch.manual_seed(ctx.seed)
     model = SpeechT5ASRModel(cfg.vocab_size, None, cfg, ctc_weight=ctc_weight)
     state, unknown = hf_to_ours(ctx.state("s2t"), model.net.cfg)
@@ -546,7 +546,7 @@ def case_d(ctx: Context, impl: str, variant: str) -> Bench:
     wav = ctx.to(waveforms(batch, work.audio_samples, ctx.seed + 4))
     text = ctx.to(token_ids(batch, labels, cfg.vocab_size, ctx.seed + 5))
     if impl == "ours":
-        model = our_asr_model(ctx, ctc_weight_of(variant)).train()
+        model = our_asr_model(ctx, ctc_weight_of(variant), "keep" not in variant_flags(variant)).train()
         wav_lengths = torch.full((batch,), wav.size(1), dtype=torch.long, device=ctx.device)
         text_lengths = torch.full((batch,), labels, dtype=torch.long, device=ctx.device)
 

@@ -74,9 +74,12 @@ QUICK = Workload("tiny", 1.0, 10, 5, 12, 20, 2, 10, 256, testset_utts=4, testset
                  testset_tokens=5, testset_batches=(2, 4))
 
 
-def our_config(size: str) -> SpeechT5Config:
-    """Our network configuration; layer drop is off so every step does the same work (see RESULTS.md)."""
-    return SpeechT5Config.named(size, encoder_layerdrop=0.0, decoder_layerdrop=0.0)
+def our_config(size: str, recompute: bool = True) -> SpeechT5Config:
+    """Our network configuration; layer drop is off so every step does the same work (see RESULTS.md).
+
+    ``recompute``: the network's ``recompute_activations`` (on by default; variant flag ``keep`` turns
+    it off in the training cases)."""
+    return SpeechT5Config.named(size, encoder_layerdrop=0.0, decoder_layerdrop=0.0, recompute_activations=recompute)
 
 
 def hf_config(size: str, kind: str) -> Any:
@@ -126,12 +129,14 @@ def mel_targets(batch: int, frames: int, bins: int, seed: int) -> torch.Tensor:
 
 
 # Which rows each case produces: (case, variant, label). The variant names the worker option that
-# makes our implementation differ within a case (ctc weight); "ref" rows have variant "".
+# makes our implementation differ within a case (ctc weight, int8, bf16, ``keep``: no recomputed
+# activations); "ref" rows have the reference's options (int8, bf16) or "".
 CASE_VARIANTS: Dict[str, List[Tuple[str, str]]] = {
     "a": [("ours", ""), ("ref", ""), ("ours", "int8"), ("ref", "int8"), ("ours", "int8+bf16enc")],
     "b": [("ours", "ctc0"), ("ref", ""), ("ours", "ctc0.3")],
     "c": [("ours", ""), ("ref", ""), ("ours", "int8"), ("ref", "int8")],
-    "d": [("ours", "ctc0"), ("ref", ""), ("ours", "ctc0.3"), ("ours", "ctc0+bf16"), ("ref", "bf16")],
+    "d": [("ours", "ctc0"), ("ref", ""), ("ours", "ctc0.3"), ("ours", "ctc0+keep"), ("ours", "ctc0+bf16"),
+          ("ref", "bf16")],
     "e": [("ours", ""), ("ref", ""), ("ours", "bf16"), ("ref", "bf16")],
     "f": [("ours", ""), ("ours", "int8"), ("ref", "")],
     "g": [("probe", ""), ("probe", "bf16")],

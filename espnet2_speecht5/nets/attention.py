@@ -14,6 +14,7 @@ from typing import List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from espnet2_speecht5.nets.dropout import dropout
 from espnet2_speecht5.nets.positions import RelativePositionTable
@@ -59,9 +60,17 @@ def _shared_rows(k: torch.Tensor, v: torch.Tensor) -> bool:
 
 
 class MultiHeadAttention(nn.Module):
-    """Scaled dot-product attention with ``heads`` heads and q/k/v/out projections with bias."""
+    """Scaled dot-product attention with ``heads`` heads and q/k/v/out projections with bias.
 
-    def __init__(self, d_model: int, heads: int, dropout: float = 0.0) -> None:
+    ``recompute``: when the probabilities are computed explicitly in training (attention dropout on
+    the CPU) and nobody asks for them, keep only q, k, v and the mask for the backward pass and
+    recompute the logits, the relative position bias, the softmax and the dropout mask there (the
+    same random bits: the checkpoint restores the generator). That drops four (B, H, T, S) tensors
+    per block from the training step's live memory, about 1 GB for 8 x 5 s through the base encoder,
+    for two small matrix products more per block.
+    """
+
+    def __init__(self, d_model: int, heads: int, dropout: float = 0.0, recompute: bool = False) -> None:
         super().__init__()
         if d_model % heads:
             raise ValueError(f"d_model {d_model} is not divisible by heads {heads}")
@@ -69,6 +78,7 @@ class MultiHeadAttention(nn.Module):
         self.head_dim = d_model // heads
         self.scale = self.head_dim**-0.5
         self.dropout = dropout
+        self.recompute = recompute
         self.q_proj = nn.Linear(d_model, d_model)
         self.k_proj = nn.Linear(d_model, d_model)
         self.v_proj = nn.Linear(d_model, d_model)
@@ -116,25 +126,64 @@ class MultiHeadAttention(nn.Module):
             if past is not None:
                 k = torch.cat([past[0], k], dim=2)
                 v = torch.cat([past[1], v], dim=2)
-        if rel_pos is not None:
-            bias = add_biases(bias, rel_pos.bias(q * self.scale))
-        if bias is not None:
-            bias = bias.to(q.dtype)
         drop = self.dropout if self.training else 0.0
         # On the CPU, attention dropout inside scaled_dot_product_attention draws torch's slow
         # per-element Bernoulli mask; the explicit path below uses nets/dropout.py instead.
         explicit_cpu_dropout = drop > 0.0 and q.device.type == "cpu"
-        if need_weights or explicit_cpu_dropout:
-            logits = torch.matmul(q * self.scale, k.transpose(-1, -2))
-            if bias is not None:
-                logits = logits + bias
-            probs = torch.softmax(logits, dim=-1)
+        if explicit_cpu_dropout and not need_weights and self.recompute and torch.is_grad_enabled():
+            weights = None
+            context = checkpoint(self._explicit, q, k, v, bias, rel_pos, drop, use_reentrant=False)
+        elif need_weights or explicit_cpu_dropout:
+            context, probs = self._explicit(q, k, v, bias, rel_pos, drop, with_probs=True)
             weights = probs if need_weights else None
-            context = torch.matmul(dropout(probs, drop, self.training), v)
-        elif static_past and k.size(0) != q.size(0):
+        else:
+            bias = self._full_bias(q, bias, rel_pos)
+            context, weights = self._fused(q, k, v, bias, drop, static_past)
+        batch, _, length, _ = context.shape
+        context = context.transpose(1, 2).reshape(batch, length, self.heads * self.head_dim)
+        return self.out_proj(context), weights, (k, v)
+
+    def _full_bias(
+        self, q: torch.Tensor, bias: Optional[torch.Tensor], rel_pos: Optional[RelativePositionTable]
+    ) -> Optional[torch.Tensor]:
+        """The padding/causal bias plus the relative position bias, in q's dtype (or None)."""
+        if rel_pos is not None:
+            bias = add_biases(bias, rel_pos.bias(q * self.scale))
+        return None if bias is None else bias.to(q.dtype)
+
+    def _explicit(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        bias: Optional[torch.Tensor],
+        rel_pos: Optional[RelativePositionTable],
+        drop: float,
+        with_probs: bool = False,
+    ):
+        """Softmax attention with materialised probabilities: q (B, H, T, d), k/v (B, H, S, d) ->
+        context (B, H, T, d), and the (B, H, T, S) probabilities when ``with_probs``."""
+        bias = self._full_bias(q, bias, rel_pos)
+        logits = torch.matmul(q * self.scale, k.transpose(-1, -2))
+        if bias is not None:
+            logits = logits + bias
+        probs = torch.softmax(logits, dim=-1)
+        context = torch.matmul(dropout(probs, drop, self.training), v)
+        return (context, probs) if with_probs else context
+
+    def _fused(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        bias: Optional[torch.Tensor],
+        drop: float,
+        static_past: bool,
+    ) -> Tuple[torch.Tensor, None]:
+        """scaled_dot_product_attention for q (B, H, T, d) and k/v (B', H, S, d) -> (B, H, T, d), None."""
+        if static_past and k.size(0) != q.size(0):
             # Utterance-batched beam search: B utterances' keys/values (B, H, S, d) for B x n query
             # rows, n consecutive rows per utterance. Fold each utterance's rows into its query axis.
-            weights = None
             batch, heads, length, dim = q.shape
             groups = k.size(0)
             if batch % groups:
@@ -147,17 +196,13 @@ class MultiHeadAttention(nn.Module):
             # Beam search: every hypothesis attends to the same encoder output, cached once and
             # expanded (batch stride 0). Fold the batch into the query axis and attend once, instead
             # of letting the kernel copy the keys/values for each row.
-            weights = None
             batch, heads, length, dim = q.shape
             folded = q.transpose(0, 1).reshape(1, heads, batch * length, dim)
             context = F.scaled_dot_product_attention(folded, k[:1], v[:1], dropout_p=drop, scale=self.scale)
             context = context.reshape(heads, batch, length, dim).transpose(0, 1)
         else:
-            weights = None
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=drop, scale=self.scale)
-        batch, _, length, _ = context.shape
-        context = context.transpose(1, 2).reshape(batch, length, self.heads * self.head_dim)
-        return self.out_proj(context), weights, (k, v)
+        return context, None
 
 
 @dataclass

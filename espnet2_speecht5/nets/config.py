@@ -40,6 +40,10 @@ class SpeechT5Config:
     max_relative_distance: int = 160
     scale_embedding: bool = False
     tie_text_embeddings: bool = True
+    # training memory: recompute, in the backward pass, what is cheap to recompute instead of keeping
+    # it (the attention probabilities of every attention block trained with attention dropout on the
+    # CPU, and the normalised features of the conv blocks that have a norm); results are unchanged
+    recompute_activations: bool = True
 
     # speech-encoder pre-net (wav2vec 2.0 style conv feature extractor)
     conv_channels: Tuple[int, ...] = (512, 512, 512, 512, 512, 512, 512)

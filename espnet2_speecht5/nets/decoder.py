@@ -38,9 +38,13 @@ class DecoderLayer(nn.Module):
 
     def __init__(self, cfg: SpeechT5Config) -> None:
         super().__init__()
-        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.decoder_heads, cfg.attention_dropout)
+        self.self_attn = MultiHeadAttention(
+            cfg.d_model, cfg.decoder_heads, cfg.attention_dropout, cfg.recompute_activations
+        )
         self.self_attn_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
-        self.cross_attn = MultiHeadAttention(cfg.d_model, cfg.decoder_heads, cfg.attention_dropout)
+        self.cross_attn = MultiHeadAttention(
+            cfg.d_model, cfg.decoder_heads, cfg.attention_dropout, cfg.recompute_activations
+        )
         self.cross_attn_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
         self.ffn = FeedForward(cfg.d_model, cfg.decoder_ffn_dim, cfg.activation, cfg.activation_dropout, cfg.dropout)
         self.ffn_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)

@@ -54,7 +54,9 @@ class EncoderLayer(nn.Module):
 
     def __init__(self, cfg: SpeechT5Config) -> None:
         super().__init__()
-        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.encoder_heads, cfg.attention_dropout)
+        self.self_attn = MultiHeadAttention(
+            cfg.d_model, cfg.encoder_heads, cfg.attention_dropout, cfg.recompute_activations
+        )
         self.self_attn_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
         self.ffn = FeedForward(cfg.d_model, cfg.encoder_ffn_dim, cfg.activation, cfg.activation_dropout, cfg.dropout)
         self.ffn_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
