@@ -42,7 +42,9 @@ class SpeechT5Config:
     tie_text_embeddings: bool = True
     # training memory: recompute, in the backward pass, what is cheap to recompute instead of keeping
     # it (the attention probabilities of every attention block trained with attention dropout on the
-    # CPU, and the normalised features of the conv blocks that have a norm); results are unchanged
+    # CPU; the feed-forward activations; the norm outputs of the conv blocks that have a norm, and
+    # the first conv block's output);
+    # the loss and gradients are unchanged
     recompute_activations: bool = True
 
     # speech-encoder pre-net (wav2vec 2.0 style conv feature extractor)

@@ -46,7 +46,14 @@ class DecoderLayer(nn.Module):
             cfg.d_model, cfg.decoder_heads, cfg.attention_dropout, cfg.recompute_activations
         )
         self.cross_attn_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
-        self.ffn = FeedForward(cfg.d_model, cfg.decoder_ffn_dim, cfg.activation, cfg.activation_dropout, cfg.dropout)
+        self.ffn = FeedForward(
+            cfg.d_model,
+            cfg.decoder_ffn_dim,
+            cfg.activation,
+            cfg.activation_dropout,
+            cfg.dropout,
+            cfg.recompute_activations,
+        )
         self.ffn_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
         self.dropout = Dropout(cfg.dropout)
 

@@ -12,6 +12,7 @@ from espnet2_speecht5.nets.attention import MultiHeadAttention, padding_bias
 from espnet2_speecht5.nets.config import SpeechT5Config
 from espnet2_speecht5.nets.dropout import Dropout
 from espnet2_speecht5.nets.positions import RelativePositionTable
+from espnet2_speecht5.nets.recompute import activation_dropout_linear
 
 ACTIVATIONS: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "gelu": F.gelu,
@@ -29,19 +30,42 @@ def activation_fn(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 class FeedForward(nn.Module):
-    """fc1 -> activation -> dropout -> fc2 -> dropout."""
+    """fc1 -> activation -> dropout -> fc2 -> dropout.
 
-    def __init__(self, d_model: int, hidden: int, activation: str, activation_dropout: float, dropout: float) -> None:
+    ``recompute`` (CPU training): fc2 keeps the pre-activation instead of the activation for its
+    backward pass (:mod:`espnet2_speecht5.nets.recompute`); the numbers are the same.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        hidden: int,
+        activation: str,
+        activation_dropout: float,
+        dropout: float,
+        recompute: bool = False,
+    ) -> None:
         super().__init__()
         self.fc1 = nn.Linear(d_model, hidden)
         self.fc2 = nn.Linear(hidden, d_model)
         self.act = activation_fn(activation)
         self.activation_dropout = Dropout(activation_dropout)
         self.dropout = Dropout(dropout)
+        self.recompute = recompute
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, D) -> (B, T, D)."""
-        return self.dropout(self.fc2(self.activation_dropout(self.act(self.fc1(x)))))
+        h = self.fc1(x)
+        if (
+            self.recompute
+            and self.training
+            and torch.is_grad_enabled()
+            and h.device.type == "cpu"
+            and type(self.fc2) is nn.Linear
+            and self.activation_dropout.p < 1.0
+        ):
+            return self.dropout(activation_dropout_linear(h, self.fc2, self.act, self.activation_dropout.p, True))
+        return self.dropout(self.fc2(self.activation_dropout(self.act(h))))
 
 
 def layer_dropped(module: nn.Module, rate: float) -> bool:
@@ -58,7 +82,14 @@ class EncoderLayer(nn.Module):
             cfg.d_model, cfg.encoder_heads, cfg.attention_dropout, cfg.recompute_activations
         )
         self.self_attn_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
-        self.ffn = FeedForward(cfg.d_model, cfg.encoder_ffn_dim, cfg.activation, cfg.activation_dropout, cfg.dropout)
+        self.ffn = FeedForward(
+            cfg.d_model,
+            cfg.encoder_ffn_dim,
+            cfg.activation,
+            cfg.activation_dropout,
+            cfg.dropout,
+            cfg.recompute_activations,
+        )
         self.ffn_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
         self.dropout = Dropout(cfg.dropout)
 

@@ -22,6 +22,8 @@ class ConvBlock(nn.Module):
     With ``recompute_norm`` (training only), the normalised features between the norm and the
     activation are not kept for the backward pass but recomputed from the convolution's output:
     for the first block of the base network that is a (B, 512, L / 5) tensor, 268 MB for 8 x 5 s.
+    A convolution that reads one channel (the first block, on the waveform) is cheap and is
+    recomputed too, so its output is not kept either.
     """
 
     def __init__(
@@ -47,10 +49,17 @@ class ConvBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C_in, L) -> (B, C_out, L')."""
+        recompute = self.norm_kind is not None and self.recompute_norm and self.training and torch.is_grad_enabled()
+        if recompute and self.conv.in_channels == 1:
+            return checkpoint(self._whole_block, x, use_reentrant=False)
         x = conv1d_autocast_safe(self.conv, x)
-        if self.norm_kind is not None and self.recompute_norm and self.training and torch.is_grad_enabled():
+        if recompute:
             return checkpoint(self._norm_and_activation, x, use_reentrant=False)
         return self._norm_and_activation(x)
+
+    def _whole_block(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, L) -> (B, C_out, L'): convolution, norm and activation."""
+        return self._norm_and_activation(conv1d_autocast_safe(self.conv, x))
 
     def _norm_and_activation(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C_out, L') convolution output -> the same shape, normalised and activated."""
