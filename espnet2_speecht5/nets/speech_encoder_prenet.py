@@ -16,6 +16,10 @@ from espnet2_speecht5.nets.encoder import activation_fn
 from espnet2_speecht5.nets.masking import span_mask
 from espnet2_speecht5.nets.positions import fairseq_sinusoids, positions_from_mask
 
+# A conv block's output below this size is kept even with recompute_norm: recomputing it saves
+# little memory and, for the CPU-sized networks, costs several percent of a training step.
+RECOMPUTE_MIN_BYTES = 32 * 2**20
+
 
 class ConvBlock(nn.Module):
     """Conv1d -> optional norm (GroupNorm with one group per channel, or LayerNorm over channels) -> activation.
@@ -24,7 +28,8 @@ class ConvBlock(nn.Module):
     activation are not kept for the backward pass but recomputed from the convolution's output:
     for the first block of the base network that is a (B, 512, L / 5) tensor, 268 MB for 8 x 5 s.
     A convolution that reads one channel (the first block, on the waveform) is cheap and is
-    recomputed too, so its output is not kept either.
+    recomputed too, so its output is not kept either. Blocks whose output is under
+    ``RECOMPUTE_MIN_BYTES`` keep everything.
     """
 
     def __init__(
@@ -51,13 +56,24 @@ class ConvBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C_in, L) -> (B, C_out, L'); or (B, C_in, 1, L) channels-last -> (B, C_out, 1, L') channels-last
         (see :meth:`ConvFeatureExtractor.forward`)."""
-        recompute = self.norm_kind is not None and self.recompute_norm and self.training and torch.is_grad_enabled()
+        recompute = (
+            self.norm_kind is not None
+            and self.recompute_norm
+            and self.training
+            and torch.is_grad_enabled()
+            and self.output_bytes(x) >= RECOMPUTE_MIN_BYTES
+        )
         if recompute and self.conv.in_channels == 1:
             return checkpoint(self._whole_block, x, use_reentrant=False)
         x = self._convolve(x)
         if recompute:
             return checkpoint(self._norm_and_activation, x, use_reentrant=False)
         return self._norm_and_activation(x)
+
+    def output_bytes(self, x: torch.Tensor) -> int:
+        """Bytes of this block's float32 output for the input ``x`` (B, C_in, [1,] L)."""
+        frames = (x.size(-1) - self.conv.kernel_size[0]) // self.conv.stride[0] + 1
+        return 4 * x.size(0) * self.conv.out_channels * max(frames, 0)
 
     def _convolve(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 4:
