@@ -18,6 +18,7 @@ from torch.utils.checkpoint import checkpoint
 
 from espnet2_speecht5.nets.dropout import dropout
 from espnet2_speecht5.nets.positions import RelativePositionTable
+from espnet2_speecht5.nets.recompute import worth_recomputing
 
 KeyValue = Tuple[torch.Tensor, torch.Tensor]
 
@@ -67,7 +68,8 @@ class MultiHeadAttention(nn.Module):
     recompute the logits, the relative position bias, the softmax and the dropout mask there (the
     same random bits: the checkpoint restores the generator). That drops four (B, H, T, S) tensors
     per block from the training step's live memory, about 1 GB for 8 x 5 s through the base encoder,
-    for two small matrix products more per block.
+    for two small matrix products more per block. Probabilities under
+    :data:`~espnet2_speecht5.nets.recompute.RECOMPUTE_MIN_BYTES` are kept.
     """
 
     def __init__(self, d_model: int, heads: int, dropout: float = 0.0, recompute: bool = False) -> None:
@@ -130,7 +132,13 @@ class MultiHeadAttention(nn.Module):
         # On the CPU, attention dropout inside scaled_dot_product_attention draws torch's slow
         # per-element Bernoulli mask; the explicit path below uses nets/dropout.py instead.
         explicit_cpu_dropout = drop > 0.0 and q.device.type == "cpu"
-        if explicit_cpu_dropout and not need_weights and self.recompute and torch.is_grad_enabled():
+        if (
+            explicit_cpu_dropout
+            and not need_weights
+            and self.recompute
+            and torch.is_grad_enabled()
+            and worth_recomputing(*q.shape[:3], k.size(2))
+        ):
             weights = None
             context = checkpoint(self._explicit, q, k, v, bias, rel_pos, drop, use_reentrant=False)
         elif need_weights or explicit_cpu_dropout:

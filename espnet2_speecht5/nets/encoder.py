@@ -12,7 +12,7 @@ from espnet2_speecht5.nets.attention import MultiHeadAttention, padding_bias
 from espnet2_speecht5.nets.config import SpeechT5Config
 from espnet2_speecht5.nets.dropout import Dropout
 from espnet2_speecht5.nets.positions import RelativePositionTable
-from espnet2_speecht5.nets.recompute import activation_dropout_linear
+from espnet2_speecht5.nets.recompute import activation_dropout_linear, worth_recomputing
 
 ACTIVATIONS: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "gelu": F.gelu,
@@ -63,6 +63,7 @@ class FeedForward(nn.Module):
             and h.device.type == "cpu"
             and type(self.fc2) is nn.Linear
             and self.activation_dropout.p < 1.0
+            and worth_recomputing(*h.shape)
         ):
             return self.dropout(activation_dropout_linear(h, self.fc2, self.act, self.activation_dropout.p, True))
         return self.dropout(self.fc2(self.activation_dropout(self.act(h))))

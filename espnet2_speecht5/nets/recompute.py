@@ -19,6 +19,21 @@ from espnet2_speecht5.nets.dropout import _LEVELS, drop_levels, random_keep_mask
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
+# recompute_activations spares a tensor only from this size on (float32 bytes): below it, recomputing
+# saves little memory and, for the CPU-sized networks and short TTS inputs, costs several percent of
+# a training step. The base S2T step of 8 x 5 s is above it everywhere (attention probabilities
+# 24 MB, feed-forward activations 25 MB, the first conv block 268 MB); its TTS step with 60
+# characters and 200 frames is below it.
+RECOMPUTE_MIN_BYTES = 16 * 2**20
+
+
+def worth_recomputing(*shape: int) -> bool:
+    """Whether a float32 tensor of ``shape`` is large enough to recompute rather than keep."""
+    count = 4
+    for size in shape:
+        count *= size
+    return count >= RECOMPUTE_MIN_BYTES
+
 
 def _activate(h: torch.Tensor, act: Activation, keep: Optional[torch.Tensor], scale: float) -> torch.Tensor:
     a = act(h)

@@ -9,16 +9,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from espnet2_speecht5.nets import recompute as recompute_policy
 from espnet2_speecht5.nets.bf16_conv_guard import bf16_conv_agrees, conv1d_autocast_safe
 from espnet2_speecht5.nets.config import SpeechT5Config
 from espnet2_speecht5.nets.dropout import Dropout
 from espnet2_speecht5.nets.encoder import activation_fn
 from espnet2_speecht5.nets.masking import span_mask
 from espnet2_speecht5.nets.positions import fairseq_sinusoids, positions_from_mask
-
-# A conv block's output below this size is kept even with recompute_norm: recomputing it saves
-# little memory and, for the CPU-sized networks, costs several percent of a training step.
-RECOMPUTE_MIN_BYTES = 32 * 2**20
 
 
 class ConvBlock(nn.Module):
@@ -29,7 +26,7 @@ class ConvBlock(nn.Module):
     for the first block of the base network that is a (B, 512, L / 5) tensor, 268 MB for 8 x 5 s.
     A convolution that reads one channel (the first block, on the waveform) is cheap and is
     recomputed too, so its output is not kept either. Blocks whose output is under
-    ``RECOMPUTE_MIN_BYTES`` keep everything.
+    :data:`~espnet2_speecht5.nets.recompute_policy.RECOMPUTE_MIN_BYTES` keep everything.
     """
 
     def __init__(
@@ -61,7 +58,7 @@ class ConvBlock(nn.Module):
             and self.recompute_norm
             and self.training
             and torch.is_grad_enabled()
-            and self.output_bytes(x) >= RECOMPUTE_MIN_BYTES
+            and self.output_bytes(x) >= recompute_policy.RECOMPUTE_MIN_BYTES
         )
         if recompute and self.conv.in_channels == 1:
             return checkpoint(self._whole_block, x, use_reentrant=False)
