@@ -15,6 +15,8 @@ Off the CPU (cuda's fused dropout is already fast) and in eval mode this is
 
 from __future__ import annotations
 
+from typing import Optional, Tuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -35,6 +37,14 @@ def random_keep_mask(shape: torch.Size, p: float, device: torch.device) -> torch
     words = torch.empty((count + 3) // 4, dtype=torch.int64, device=device).random_(-(2**63), None)
     bits = words.view(torch.int16)[:count].view(shape)
     return bits >= drop_levels(p) - _LEVELS // 2
+
+
+def keep_mask_and_scale(shape: torch.Size, p: float, device: torch.device) -> Tuple[Optional[torch.Tensor], float]:
+    """The boolean keep mask (None when ``p`` rounds to 0) and the rescaling of kept elements, for 0 <= p < 1."""
+    levels = drop_levels(p)
+    if levels == 0:
+        return None, 1.0
+    return random_keep_mask(shape, p, device), _LEVELS / (_LEVELS - levels)
 
 
 class _ScaleByMask(torch.autograd.Function):
@@ -60,11 +70,10 @@ def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
         return x * 0.0
     if x.device.type != "cpu":
         return F.dropout(x, p, True)
-    levels = drop_levels(p)
-    if levels == 0:
+    keep, scale = keep_mask_and_scale(x.shape, p, x.device)
+    if keep is None:
         return x
-    keep = random_keep_mask(x.shape, p, x.device)
-    return _ScaleByMask.apply(x, keep, _LEVELS / (_LEVELS - levels))
+    return _ScaleByMask.apply(x, keep, scale)
 
 
 class Dropout(nn.Module):

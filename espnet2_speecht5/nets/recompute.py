@@ -15,7 +15,7 @@ from typing import Callable, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from espnet2_speecht5.nets.dropout import _LEVELS, drop_levels, random_keep_mask
+from espnet2_speecht5.nets.dropout import keep_mask_and_scale
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
@@ -80,7 +80,5 @@ def activation_dropout_linear(
 ) -> torch.Tensor:
     """``linear(dropout(act(h), p))`` for h (..., in_features) -> (..., out_features), on the CPU in
     training; the dropout mask is drawn exactly as :func:`espnet2_speecht5.nets.dropout.dropout` draws it."""
-    levels = drop_levels(p) if training and 0.0 < p < 1.0 else 0
-    keep = random_keep_mask(h.shape, p, h.device) if levels else None
-    scale = _LEVELS / (_LEVELS - levels) if levels else 1.0
+    keep, scale = keep_mask_and_scale(h.shape, p, h.device) if training and 0.0 < p < 1.0 else (None, 1.0)
     return ActivationDropoutLinear.apply(h, linear.weight, linear.bias, act, keep, scale)
