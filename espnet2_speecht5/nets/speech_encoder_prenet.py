@@ -26,7 +26,7 @@ class ConvBlock(nn.Module):
     for the first block of the base network that is a (B, 512, L / 5) tensor, 268 MB for 8 x 5 s.
     A convolution that reads one channel (the first block, on the waveform) is cheap and is
     recomputed too, so its output is not kept either. Blocks whose output is under
-    :data:`~espnet2_speecht5.nets.recompute_policy.RECOMPUTE_MIN_BYTES` keep everything.
+    :data:`~espnet2_speecht5.nets.recompute.RECOMPUTE_MIN_BYTES` keep everything.
     """
 
     def __init__(
@@ -139,13 +139,12 @@ class ConvFeatureExtractor(nn.Module):
         if self.channels_last(wav):
             x = wav.unsqueeze(1)
             for block in self.layers:
-                if block.norm_kind == "group":
-                    # GroupNorm's backward is ~6x slower on channels-last input: this block stays 1-D.
-                    x = block(x.squeeze(2) if x.dim() == 4 else x)
-                else:
-                    x = block(x if x.dim() == 4 else x.unsqueeze(2).contiguous(memory_format=torch.channels_last))
-            x = x.squeeze(2) if x.dim() == 4 else x
-            return x.transpose(1, 2)  # channels-last (B, C, 1, T) is (B, T, C) in memory
+                # The GroupNorm block (the first) stays 1-D: GroupNorm's backward is ~6x slower on
+                # channels-last input. The blocks after it get channels-last (B, C, 1, L).
+                if block.norm_kind != "group" and x.dim() == 3:
+                    x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+                x = block(x)
+            return x.flatten(2).transpose(1, 2)  # channels-last (B, C, 1, T) is (B, T, C) in memory
         x = wav.unsqueeze(1)
         for block in self.layers:
             x = block(x)
