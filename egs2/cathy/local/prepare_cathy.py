@@ -26,6 +26,7 @@ from typing import Dict, List, Optional, Sequence
 
 from espnet2_speecht5.data.kaldi_dir import iter_lines
 from espnet2_speecht5.data.splits import Utterance, group_by_set, tail_split, write_sets
+from espnet2_speecht5.data.transcripts import normalize_for_asr
 from espnet2_speecht5.runtime.errors import DataError
 
 SPEAKER = "cathy"
@@ -41,19 +42,6 @@ class Prompt:
     prompt_id: str
     text: str
     audio: Path
-
-
-def normalize_for_asr(text: str) -> str:
-    """Lower-case ``text``; every character but letters, digits and apostrophes becomes a space.
-
-    >>> normalize_for_asr("That's the sub-foreman, explained Thorpe.")
-    "that's the sub foreman explained thorpe"
-    """
-    text = text.replace("\u2019", "'").lower()
-    kept = "".join(c if c.isalnum() or c == "'" else " " for c in text)
-    # Apostrophes stay inside and at the edges of words ('em, o'brien, boys'); a lone one goes.
-    words = [re.sub(r"'{2,}", "'", word) for word in kept.split() if any(c.isalnum() for c in word)]
-    return " ".join(words)
 
 
 def read_prepared(root: Path) -> List[Prompt]:

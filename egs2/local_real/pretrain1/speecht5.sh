@@ -1,0 +1,1 @@
+../../TEMPLATE/speecht5.sh
