@@ -8,7 +8,6 @@ set -euo pipefail
     --valid_set dev \
     --test_sets "dev test" \
     --token_type char \
-    --speed_perturb_factors "0.9 1.0 1.1" \
     --train_threads 2 \
     --local_data_opts "--task asr" \
     "$@"
