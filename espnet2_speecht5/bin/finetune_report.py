@@ -1,4 +1,4 @@
-"""Report of a pre-trained-versus-scratch comparison (``local/finetune_compare.sh``).
+"""Report of a pre-trained-versus-scratch comparison (``utils/finetune_compare.sh``).
 
 Usage::
 

@@ -1,6 +1,6 @@
 """Collect and summarise a pre-trained-versus-scratch fine-tuning comparison.
 
-``egs2/mini_speecht5/local/finetune_compare.sh`` leaves one folder per run::
+``utils/finetune_compare.sh`` leaves one folder per run::
 
     runs/<init>_seed<N>/asr_<init>_seed<N>/train.log            (ESPnet's trainer log; train.log.<k> after resumes)
     runs/<init>_seed<N>/asr_<init>_seed<N>/<decode dir>/<test set>/scores.json   (stage 10)
@@ -67,7 +67,7 @@ def read_valid_accuracy(exp_dir: Path) -> Dict[int, float]:
 def read_error_rates(scores_json: Path) -> Dict[str, float]:
     """``{"cer": .., "wer": ..}`` in percent from stage 10's ``scores.json``."""
     if not scores_json.is_file():
-        raise DataError("no scores: run stages 9-10 for this run (rerun local/finetune_compare.sh)", scores_json)
+        raise DataError("no scores: run stages 9-10 for this run (rerun utils/finetune_compare.sh)", scores_json)
     try:
         scores = json.loads(scores_json.read_text(encoding="utf-8"))
         return {metric: float(scores["metrics"][metric]) for metric in ("cer", "wer")}
@@ -92,7 +92,7 @@ def collect_runs(runs_dir: Path, decode_dir: str, test_set: str) -> List[RunResu
         results.append(RunResult(match.group("init"), int(match.group("seed")), exp_dir, rates["cer"],
                                  rates["wer"], read_valid_accuracy(exp_dir)))
     if not results:
-        raise DataError("no <init>_seed<N> run folders: run local/finetune_compare.sh first", runs_dir)
+        raise DataError("no <init>_seed<N> run folders: run utils/finetune_compare.sh first", runs_dir)
     return sorted(results, key=lambda r: (r.seed, INITS.index(r.init)))
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import textwrap
 import zipfile
@@ -18,8 +17,6 @@ import yaml
 from test_driver import TOY_ASR_SCHEDULE, make_toy_recipe, run
 
 from espnet2_speecht5.checkpoint.io import load_checkpoint
-
-from repo_testing import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -126,13 +123,13 @@ def test_asr_fine_tuning_starts_from_the_packed_model(pretrained, tmp_path: Path
 
 
 def test_finetune_compare_trains_both_initialisations_and_reports(pretrained):
-    """egs2/mini_speecht5/local/finetune_compare.sh on the toy recipe: one seed, 6 labelled utterances."""
+    """utils/finetune_compare.sh on the toy recipe (its own local/data.sh as the ASR recipe's): one seed,
+    6 labelled utterances."""
     recipe, _ = pretrained
-    shutil.copy(REPO_ROOT / "egs2" / "mini_speecht5" / "local" / "finetune_compare.sh", recipe / "local")
     (recipe / "conf" / "finetune.yaml").write_text(ASR_TRAIN)
     (recipe / "conf" / "decode.yaml").write_text("beam_size: 2\nctc_weight: 0.3\nmaxlenratio: 0.3\n")
-    command = ["local/finetune_compare.sh", "--seeds", "0", "--num_utts", "6", "--train_config", "conf/finetune.yaml",
-               "--decode_config", "conf/decode.yaml"]
+    command = ["utils/finetune_compare.sh", "--asr_recipe", ".", "--seeds", "0", "--num_utts", "6",
+               "--train_config", "conf/finetune.yaml", "--decode_config", "conf/decode.yaml"]
     proc = subprocess.run(command, cwd=recipe, capture_output=True, text=True, timeout=900, env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr[-4000:]
     work = recipe / "exp" / "finetune_compare"

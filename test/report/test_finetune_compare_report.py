@@ -1,4 +1,4 @@
-"""The report of local/finetune_compare.sh: scores and curves read from run folders, the verdict per seed."""
+"""The report of utils/finetune_compare.sh: scores and curves read from run folders, the verdict per seed."""
 
 from __future__ import annotations
 

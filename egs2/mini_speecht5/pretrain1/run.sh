@@ -2,7 +2,7 @@
 # Joint speech/text pre-training on the synthetic corpus: its speech without transcripts, k-means
 # labels of MFCC (stage 6), and generated text (see README.md).  Fine-tune ../asr1 from the zip of
 # stage 12 with: (cd ../asr1 && ./run.sh --pretrained_model ../pretrain1/exp/<exp>/<exp>_<model>.zip),
-# or measure what it is worth with local/finetune_compare.sh (ASR on 10 % of the transcripts, from
+# or measure what it is worth with utils/finetune_compare.sh (ASR on 10 % of the transcripts, from
 # this model and from scratch).
 set -euo pipefail
 
