@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -29,6 +30,7 @@ from espnet2.text.build_tokenizer import build_tokenizer
 from espnet2.text.token_id_converter import TokenIDConverter
 
 from espnet2_speecht5.inference.audio_input import AudioInput, load_input_audio
+from espnet2_speecht5.inference.config_paths import config_for_this_folder
 from espnet2_speecht5.inference.precision import apply_quantization, check_bf16_encoder, encoder_autocast
 from espnet2_speecht5.models.asr import SpeechT5ASRModel
 from espnet2_speecht5.runtime.errors import DataError
@@ -72,9 +74,13 @@ def load_asr_model(config: PathLike, model_file: Optional[PathLike], device: str
     config = require_file(config, "--asr_train_config")
     if model_file is not None:
         model_file = require_file(model_file, "--asr_model_file")
+    # Relative stats/BPE paths are the recipe's that wrote the config: found there when this runs
+    # elsewhere (a TTS recipe scoring with ../asr1's experiment).
     # The network comes from the config alone; the weights are loaded without unpickling code
     # (ESPnet's own loader unpickles the whole file, code included).
-    model, args = text_output_task(config).build_model_from_file(config, None, device)
+    with tempfile.TemporaryDirectory(prefix="speecht5_config_") as workdir:
+        usable = config_for_this_folder(config, workdir)
+        model, args = text_output_task(usable).build_model_from_file(usable, None, device)
     if model_file is not None:
         from espnet2_speecht5.checkpoint.weights import load_weights
 
