@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Joint speech/text pre-training on the real speech and text at hand (see ../README.md): about
-# 2.3 hours of recordings by 30-odd speakers without transcripts, k-means labels of MFCC
+# 2.4 hours of recordings by 24 speakers without transcripts, k-means labels of MFCC
 # (stage 6), and 42k English sentences.  Fine-tune ../../cathy/asr1 from the zip of stage 12:
 #   (cd ../../cathy/asr1 && ./run.sh --pretrained_model ../../local_real/pretrain1/exp/<exp>/<exp>_<model>.zip)
 set -euo pipefail
