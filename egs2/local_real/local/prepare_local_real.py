@@ -215,8 +215,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             dev += corpus_dev
             summary.append(f"{name} {len(corpus_train)}+{len(corpus_dev)}")
         print(f"speech (train+dev utterances): {', '.join(summary)}")
-        write_sets(args.out, {"train": train, "dev": dev})
         text_sets, counts = read_text_sets(args.data_root, read_excluded(args.exclude_text))
+        # everything is read and checked before anything is written
+        write_sets(args.out, {"train": train, "dev": dev})
         for name, sentences in text_sets.items():
             write_map(args.out / name / "text", sentences)
             print(f"{args.out / name}/text: {len(sentences)} sentences")
