@@ -15,6 +15,10 @@ from espnet2_speecht5.runtime.errors import DataError
 
 logger = logging.getLogger(__name__)
 TTS_NOTE = "\nCER and WER: the synthesised speech recognised by an ASR model; sclite's details follow.\n"
+CEILINGS = {
+    "recordings": "the ASR model on the recordings themselves",
+    "copy_synthesis": "the ASR model on the recordings' Griffin-Lim copy synthesis (their log-mel, stage 9's vocoder)",
+}
 
 
 class TTSRecipe(TaskRecipe):
@@ -54,6 +58,13 @@ class TTSRecipe(TaskRecipe):
         score_tts(args)
         outdir = decode_dir / dset
         summary = read_summary(outdir / SUMMARY_FILE)
+        ceilings = {}
+        if summary["cer"] is not None:
+            for name, ceiling_args in self.ceiling_args(ctx, dset, decode_dir).items():
+                logger.info(f"stage 10: {dset}: ceiling: {CEILINGS[name]}")
+                score_tts(ceiling_args)
+                ceiling = read_summary(Path(ceiling_args[ceiling_args.index("--outdir") + 1]) / SUMMARY_FILE)
+                ceilings[name] = {key: ceiling[key] for key in ("cer", "wer", "mcd_mean", "mcd_std")}
         sclite = {}
         tools = {"pyworld": package_version("pyworld"), "pysptk": package_version("pysptk")}
         for metric in ("wer", "cer"):
@@ -65,16 +76,36 @@ class TTSRecipe(TaskRecipe):
         metrics = {"mcd": summary["mcd_mean"], "cer": summary["cer"], "wer": summary["wer"],
                    "spk_sim": summary["speaker_similarity"]}
         details = {"mcd_std": summary["mcd_std"], "utterances": summary["utterances"], "sclite": sclite,
-                   "generation": generation_record(outdir)}
+                   "generation": generation_record(outdir), "ceilings": ceilings}
         return write_scores(outdir / "scores.json", self.name, dset, str(Path(ctx.task_exp) / model), metrics,
                             self.metrics, tools, details)
 
+    def ceiling_args(self, ctx: Context, dset: str, decode_dir: Path) -> Dict[str, List[str]]:
+        """The scorer's arguments for what the ASR model makes of the recordings themselves and, when stage 9
+        used Griffin-Lim, of their Griffin-Lim copy synthesis (written here): the best the synthesis can score."""
+        from espnet2_speecht5.vocoder.copy_synthesis import copy_synthesise
+
+        ref, out = ctx.raw(dset), decode_dir / dset
+        common = ["--ref_text", str(ref / "text"), "--utt2spk", str(ref / "utt2spk"), *asr_model_args(ctx),
+                  *shell_words(ctx.score_args)]
+        args = {"recordings": ["--hyp_scp", str(ref / "wav.scp"), "--ref_scp", str(ref / "wav.scp"), "--mcd", "false",
+                               "--outdir", str(out / "ceiling_recordings"), *common]}
+        vocoder = inference_vocoder(ctx.inference_config)
+        if vocoder == "griffin_lim":
+            scp = copy_synthesise(ref / "wav.scp", out / "ceiling_copy_synthesis")
+            args["copy_synthesis"] = ["--hyp_scp", str(scp), "--ref_scp", str(ref / "wav.scp"),
+                                      "--outdir", str(out / "ceiling_copy_synthesis"), *common]
+        else:
+            logger.info(f"stage 10: stage 9 used the vocoder '{vocoder}', not griffin_lim: no copy-synthesis ceiling")
+        return args
+
     def results_section(self, exp_dir: Path, rows: Sequence[Tuple[str, Dict[str, object]]]) -> str:
         from espnet2_speecht5.recipes.text_scoring import sclite_section
-        from espnet2_speecht5.report.results_md import tts_table
+        from espnet2_speecht5.report.results_md import tts_ceiling_table, tts_table
 
         tables = sclite_section(rows)
-        return "\n### TTS\n\n" + tts_table(rows) + (TTS_NOTE if tables else "") + tables
+        return ("\n### TTS\n\n" + tts_table(rows) + tts_ceiling_table(rows)
+                + (TTS_NOTE if tables else "") + tables)
 
     def extra_pack_files(self, ctx: Context) -> List[Path]:
         # the training speakers' mean x-vectors, so that a user can pick a voice by name
@@ -114,6 +145,14 @@ def speaker_model_args(ctx: Context) -> List[str]:
         return []
     spk = yaml.safe_load(spk_record.read_text(encoding="utf-8"))
     return ["--spk_train_config", str(spk["train_config"]), "--spk_model_file", str(spk["model_file"])]
+
+
+def inference_vocoder(inference_config: str) -> str:
+    """The vocoder stage 9 synthesised with: ``vocoder`` of the inference config, else Griffin-Lim (the default)."""
+    if not inference_config or not Path(inference_config).is_file():
+        return "griffin_lim"
+    config = yaml.safe_load(Path(inference_config).read_text(encoding="utf-8")) or {}
+    return str(config.get("vocoder", "griffin_lim")) if isinstance(config, dict) else "griffin_lim"
 
 
 def model_tools(args: List[str]) -> Dict[str, str]:

@@ -121,6 +121,28 @@ def tts_table(rows: Sequence[Tuple[str, Dict[str, Any]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def tts_ceiling_table(rows: Sequence[Tuple[str, Dict[str, Any]]]) -> str:
+    """What the scorer's ASR model makes of the recordings and of their copy synthesis (``details.ceilings``
+    of TTS scores.json): the best CER the synthesis could get.  Empty when no row has ceilings."""
+    lines = []
+    for dataset, scores in rows:
+        ceilings = scores.get("details", {}).get("ceilings") or {}
+        if not ceilings:
+            continue
+        recordings, copy = ceilings.get("recordings", {}), ceilings.get("copy_synthesis", {})
+        mcd = _tts_cell(copy.get("mcd_mean"), 2)
+        if copy.get("mcd_mean") is not None and copy.get("mcd_std") is not None:
+            mcd += f" ± {copy['mcd_std']:.2f}"
+        lines.append("|" + "|".join([dataset, _tts_cell(recordings.get("cer"), 1), _tts_cell(recordings.get("wer"), 1),
+                                     _tts_cell(copy.get("cer"), 1), _tts_cell(copy.get("wer"), 1), mcd]) + "|")
+    if not lines:
+        return ""
+    return ("\nThe ceilings: the same ASR model on the recordings, and on their copy synthesis (each recording's "
+            "log-mel turned back into speech by stage 9's vocoder).\n\n"
+            "|dataset|recordings CER (%)|recordings WER (%)|copy synthesis CER (%)|copy synthesis WER (%)|"
+            "copy synthesis MCD (dB)|\n|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n")
+
+
 def section_heading(
     exp_dir: PathLike, model_file: Optional[str] = None, config: Optional[str] = None, extra_lines: Sequence[str] = ()
 ) -> str:

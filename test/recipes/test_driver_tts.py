@@ -115,8 +115,17 @@ def test_full_tts_run_writes_every_stage_output(tts_recipe) -> None:
     assert scores["details"]["utterances"] == 12 and "asr_model" in scores["tools"]
     # stage 9's seed and pre-net dropout mode (the defaults: seed 0, dropout on), copied by stage 10
     assert scores["details"]["generation"] == {"seed": 0, "prenet_dropout": True, "deterministic": False}
+    # the ceilings: the same ASR model on the recordings and on their Griffin-Lim copy synthesis
+    ceilings = scores["details"]["ceilings"]
+    assert sorted(ceilings) == ["copy_synthesis", "recordings"]
+    assert ceilings["recordings"]["cer"] >= 0 and ceilings["recordings"]["mcd_mean"] is None
+    assert ceilings["copy_synthesis"]["cer"] >= 0 and ceilings["copy_synthesis"]["mcd_mean"] > 0
+    copies = (decode / "ceiling_copy_synthesis" / "wav.scp").read_text().splitlines()
+    assert len(copies) == 12 and all(Path(line.split()[1]).is_file() for line in copies)
+    assert (decode / "ceiling_recordings" / "score_cer" / "result.txt").is_file()
     results = (recipe / "RESULTS.md").read_text()
     assert "|dataset|MCD (dB)|CER (%)|" in results and "decode_valid.loss.ave/test" in results
+    assert "|dataset|recordings CER (%)|" in results
     zips = list(exp.glob("*.zip"))
     assert len(zips) == 1
     with zipfile.ZipFile(zips[0]) as archive:

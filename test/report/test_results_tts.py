@@ -88,3 +88,22 @@ def test_malformed_scores_file_is_named(tts_exp: Dict[str, object]):
     bad.write_text("{not json", encoding="utf-8")
     with pytest.raises(DataError, match="not JSON"):
         collect_scores(tts_exp["exp"])
+
+
+def test_ceiling_table_lists_the_recordings_and_their_copy_synthesis(tts_exp: Dict[str, object]):
+    """details.ceilings of scores.json becomes a second table; sets without ceilings get no row."""
+    folder = tts_exp["exp"] / "decode_tts_valid.loss.ave" / "test"
+    summary = tts_exp["full"]
+    metrics = {"mcd": summary["mcd_mean"], "cer": summary["cer"], "wer": summary["wer"],
+               "spk_sim": summary["speaker_similarity"]}
+    ceilings = {"recordings": {"cer": 20.84, "wer": 56.4, "mcd_mean": None, "mcd_std": None},
+                "copy_synthesis": {"cer": 31.25, "wer": 70.0, "mcd_mean": 3.456, "mcd_std": 0.5}}
+    write_scores(folder / "scores.json", "tts", "test", "exp/m.pth", metrics, get_recipe("tts").metrics, {},
+                 {"mcd_std": summary["mcd_std"], "utterances": 3, "sclite": {}, "ceilings": ceilings})
+    text = make_results_md(tts_exp["exp"])
+    header = "|dataset|recordings CER (%)|recordings WER (%)|copy synthesis CER (%)|"
+    assert header in text and text.index(TTS_TABLE_HEADER) < text.index(header)
+    rows = [line for line in text[text.index(header):].splitlines()[2:] if line.startswith("|")]
+    assert rows == ["|decode_tts_valid.loss.ave/test|20.8|56.4|31.2|70.0|3.46 ± 0.50|"]
+    write_tts_scores(folder, summary)  # no ceilings (no ASR model): no table
+    assert header not in make_results_md(tts_exp["exp"])
