@@ -9,5 +9,6 @@ set -euo pipefail
     --test_sets "dev test" \
     --token_type char \
     --train_threads 2 \
+    --speed_perturb_factors "0.9 1.0 1.1" \
     --local_data_opts "--task asr" \
     "$@"
