@@ -83,7 +83,7 @@ class TTSRecipe(TaskRecipe):
     def ceiling_args(self, ctx: Context, dset: str, decode_dir: Path) -> Dict[str, List[str]]:
         """The scorer's arguments for what the ASR model makes of the recordings themselves and, when stage 9
         used Griffin-Lim, of their Griffin-Lim copy synthesis (written here): the best the synthesis can score."""
-        from espnet2_speecht5.vocoder.copy_synthesis import copy_synthesise
+        from espnet2_speecht5.scoring.copy_synthesis import copy_synthesise
 
         ref, out = ctx.raw(dset), decode_dir / dset
         common = ["--ref_text", str(ref / "text"), "--utt2spk", str(ref / "utt2spk"), *asr_model_args(ctx),

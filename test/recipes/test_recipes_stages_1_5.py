@@ -67,22 +67,28 @@ def test_mini_speecht5_rerun_is_fast_and_keeps_outputs(tmp_path: Path, mini_corp
 
 
 @pytest.mark.parametrize(
-    "corpus,task_dir,min_train",
+    "corpus,task_dir,train_set,min_train",
     [
-        ("cathy", "asr1", 900),
-        ("cathy", "tts1", 900),
-        ("fsdd", "sid1", 2000),
-        ("fsdd", "asr1", 1000),
-        ("vcc2016", "vc1", 100),
-        ("vcc2016", "sid1", 700),
-        ("an4", "asr1", 1),
+        ("cathy", "asr1", "train_sp", 3 * 900),  # speed perturbation 0.9/1.0/1.1 in stage 2
+        ("cathy", "tts1", "train", 900),
+        ("fsdd", "sid1", "train", 2000),
+        ("fsdd", "asr1", "train", 1000),
+        ("vcc2016", "vc1", "train", 100),
+        ("vcc2016", "sid1", "train", 700),
+        ("an4", "asr1", "train", 1),
     ],
 )
-def test_shared_corpora_stages_1_to_5(tmp_path: Path, shared_data: Path, corpus: str, task_dir: str, min_train: int):
+def test_shared_corpora_stages_1_to_5(tmp_path: Path, shared_data: Path, corpus: str, task_dir: str, train_set: str,
+                                      min_train: int):
     recipe = copy_recipe(corpus, task_dir, tmp_path)
     proc = run_recipe(recipe, "--stage", "1", "--stop_stage", "5", "--nj", "2")
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert check_dump(recipe, "train") >= min_train
+    assert check_dump(recipe, train_set) >= min_train
+    if train_set.endswith("_sp"):
+        utts = [line.split()[0] for line in (recipe / "dump" / "raw" / train_set / "wav.scp").read_text().splitlines()]
+        prefixes = {utt.split("-")[0] if utt.startswith("sp") else "1.0" for utt in utts}
+        assert prefixes == {"sp0.9", "1.0", "sp1.1"}
+        assert not (recipe / "dump" / "raw" / "train").exists(), "only the perturbed set is dumped"
     if corpus == "fsdd":
         # FSDD is 8 kHz: stage 3 must have resampled it and said so.
         report = (recipe / "dump" / "raw" / "org" / "train" / "dump_report.txt").read_text()

@@ -13,7 +13,7 @@ from test_griffin_lim import MAX_MEAN_ABS_LOG_MEL, voiced_signal
 
 from espnet2_speecht5.features import HOP_LENGTH, SAMPLE_RATE, log_mel
 from espnet2_speecht5.runtime.errors import DataError
-from espnet2_speecht5.vocoder.copy_synthesis import copy_synthesise
+from espnet2_speecht5.scoring.copy_synthesis import copy_synthesise
 from espnet2_speecht5.vocoder.griffin_lim import GriffinLimVocoder
 
 
