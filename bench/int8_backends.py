@@ -71,7 +71,8 @@ def builders() -> Dict[str, Callable[[nn.Module], Optional[nn.Module]]]:
         return build
 
     return {
-        "ours, kernel fbgemm (the default): torch.ops.quantized.linear_dynamic": ours("fbgemm"),
+        "ours, kernel fbgemm_rows (the default): linear_dynamic on rows scaled one by one": ours("fbgemm_rows"),
+        "ours, kernel fbgemm: torch.ops.quantized.linear_dynamic, one scale per call": ours("fbgemm"),
         "ours, kernel int_mm (the fallback): torch._int_mm": ours("int_mm"),
         "torch.ao.quantization.quantize_dynamic": torch_ao,
         "torchao Int8DynamicActivationInt8Weight, eager": torchao("Int8DynamicActivationInt8WeightConfig"),

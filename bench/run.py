@@ -162,8 +162,10 @@ def notes(work: Workload, args: argparse.Namespace) -> List[str]:
         "`Speech2Text.batch` and stage 9 with `batch_size` > 1 run); reference: `generate(num_beams, min/max_new_"
         f"tokens, attention_mask)` over length-sorted padded batches of each size in {list(work.testset_batches)}, "
         "the fastest size counting (each size's time is in the parts table).",
-        "int8 rows: ours with every linear layer an `Int8DynamicLinear` (`--quantize_model`: fbgemm's dynamic int8 "
-        "linear operator where torch has it, `torch._int_mm` otherwise); the reference fp32, or with "
+        "int8 rows: ours with every linear layer an `Int8DynamicLinear` (`--quantize_model`: kernel "
+        "`fbgemm_rows`, fbgemm's dynamic int8 linear operator on rows scaled one by one, where torch has it, "
+        "`torch._int_mm` otherwise; "
+        "runs up to 6f1191a used kernel `fbgemm`, one activation scale per call); the reference fp32, or with "
         "`torch.ao.quantization.quantize_dynamic` (qint8 linear layers) in the torch.ao rows. The `bf16_encoder` row: "
         "ours int8, with the encoder (waveform pre-net included) under bf16 autocast and the decoder outside it.",
         "bf16 rows: the forward pass under `torch.autocast('cpu', torch.bfloat16)` on both sides (ours: the "

@@ -1,18 +1,29 @@
-"""Int8 linear layers for CPU inference: int8 weights, activations quantised per row at run time.
+"""Int8 linear layers for CPU inference: int8 weights, activations quantised at run time.
 
 ``Int8DynamicLinear`` stores each weight row (output channel) as int8 with its own fp32 scale
-(symmetric, ``scale = max|w| / 127``) and quantises its input at run time. Two kernels compute it:
+(symmetric, ``scale = max|w| / 127``) and quantises its input at run time. Three kernels compute it:
 
-* ``fbgemm`` (used where this torch has it): ``torch.ops.quantized.linear_dynamic`` on weights packed
-  once by ``torch.ops.quantized.linear_prepack``. It quantises the input (per tensor, asymmetric),
-  multiplies in int8 with AVX2/AVX-512 VNNI and rescales in one C++ call, which matters at batch 1,
-  where a decoding step calls ~60 small linear layers. It is the kernel behind torch's deprecated
-  ``torch.ao.quantization.quantize_dynamic``; we call the operator directly, not that Python API.
+* ``fbgemm_rows`` (the default where this torch has fbgemm): ``torch.ops.quantized.linear_dynamic``
+  on weights packed once by ``torch.ops.quantized.linear_prepack``, with every input row first
+  divided by its own largest magnitude and one sentinel row ``[-1, 1, 0, ...]`` appended, so that the
+  range fbgemm picks for the call is always exactly [-1, 1]; the product is multiplied back by each
+  row's magnitude and the bias added after. Each row's result is therefore the same whatever other
+  rows share the call (other beam hypotheses, other utterances or sentences of a batch), bit for bit,
+  and the error is about half that of one scale per call (rows of small magnitude keep their
+  resolution). Decoding with it gives the same hypotheses batched as one at a time.
+* ``fbgemm``: the same operator on the raw input, which fbgemm quantises with one scale and zero
+  point for the whole call (asymmetric, per tensor): one C++ call and nothing around it, the fastest
+  at batch 1, where a decoding step calls ~60 small linear layers; but the rows of a call share a
+  scale, so a row's result depends on its mates and a near-tie in a beam search can flip with them.
+  It is the kernel behind torch's deprecated ``torch.ao.quantization.quantize_dynamic``; we call the
+  operator directly, not that Python API.
 * ``int_mm``: per-row symmetric quantisation of the input in Python, ``torch._int_mm`` (int8 x int8
   -> int32, the ATen kernel that torchao and inductor use), and the rescale
   ``y[n, o] = acc[n, o] * sx[n] * sw[o] + b[o]``. Slower at batch 1 (six small tensor operations
-  around each product), and the path that survives if a torch release drops the quantized
-  operators: :func:`quantize_linear_layers` falls back to it by itself.
+  around each product; without AVX-512 VNNI, ``torch._int_mm`` has no fast kernel at all: 0.8 s for
+  160 x 768 -> 3072 on a 2-core AMD EPYC with AVX2 only, against 10 ms for fbgemm), and the path that
+  survives if a torch release drops the quantized operators: :func:`quantize_linear_layers` falls
+  back to it by itself. Its rows are quantised one by one, so they are independent too.
 
 Why not the alternatives (measured on this 2-core CPU by ``bench/int8_backends.py``; see the
 README's "Faster on the CPU"): torchao's ``Int8DynamicActivationInt8WeightConfig`` runs its tensor
@@ -56,7 +67,8 @@ def fbgemm_available() -> bool:
         return False
 
 
-KERNELS = ("fbgemm", "int_mm")
+KERNELS = ("fbgemm_rows", "fbgemm", "int_mm")
+ROW_INDEPENDENT_KERNELS = ("fbgemm_rows", "int_mm")
 
 
 class Int8DynamicLinear(nn.Module):
@@ -64,7 +76,8 @@ class Int8DynamicLinear(nn.Module):
 
     Buffers: ``weight_int8`` (in_features, out_features) int8, the transposed weight as ``_int_mm``
     takes it; ``weight_scale`` (out_features,) float32; ``bias`` (out_features,) float32 or None.
-    With ``kernel="fbgemm"`` the same weights are also packed for fbgemm (not a buffer).
+    With an fbgemm kernel the same weights are also packed for fbgemm (not a buffer; with
+    ``fbgemm_rows`` packed without the bias, which is added after the per-row rescale).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, kernel: str = "int_mm") -> None:
@@ -78,10 +91,13 @@ class Int8DynamicLinear(nn.Module):
         self.register_buffer("weight_scale", torch.ones(out_features))
         self.register_buffer("bias", torch.zeros(out_features) if bias else None)
         self._packed = None
+        self._sentinel: Optional[torch.Tensor] = None
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, kernel: str = "int_mm") -> Int8DynamicLinear:
         """The int8 copy of a float ``linear`` (its weights are quantised once, here)."""
+        if kernel == "fbgemm_rows" and linear.in_features < 2:
+            kernel = "int_mm"  # the sentinel row needs two columns; int_mm is row-independent too
         layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None, kernel=kernel)
         with torch.no_grad():
             q, scale = quantize_rows(linear.weight.detach().float())
@@ -90,7 +106,7 @@ class Int8DynamicLinear(nn.Module):
             if linear.bias is not None:
                 layer.bias.copy_(linear.bias.detach().float())
         layer = layer.to(linear.weight.device)
-        if kernel == "fbgemm":
+        if kernel != "int_mm":
             layer.pack()
         return layer
 
@@ -103,13 +119,25 @@ class Int8DynamicLinear(nn.Module):
             weight = torch.quantize_per_channel(
                 self.weight_int8.t().float() * self.weight_scale[:, None], self.weight_scale.double(),
                 torch.zeros(self.out_features, dtype=torch.long), 0, torch.qint8)
-            self._packed = torch.ops.quantized.linear_prepack(weight, self.bias)
+            bias = self.bias if self.kernel == "fbgemm" else None
+            self._packed = torch.ops.quantized.linear_prepack(weight, bias)
+        sentinel = torch.zeros(1, self.in_features)
+        sentinel[0, :2] = torch.tensor([-1.0, 1.0])
+        self._sentinel = sentinel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., in_features) float -> (..., out_features) float of the same dtype."""
-        if self._packed is not None:
+        if self._packed is not None and self.kernel == "fbgemm":
             return torch.ops.quantized.linear_dynamic(x.float(), self._packed, True).to(x.dtype)
         rows = x.reshape(-1, self.in_features)
+        if self._packed is not None:  # fbgemm_rows
+            rows = rows.float()
+            magnitude = rows.abs().amax(dim=1, keepdim=True).clamp_min(1e-12)  # (N, 1)
+            scaled = torch.cat([rows / magnitude, self._sentinel])  # (N + 1, in): the call's range is [-1, 1]
+            y = torch.ops.quantized.linear_dynamic(scaled, self._packed, True)[:-1] * magnitude
+            if self.bias is not None:
+                y = y + self.bias
+            return y.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
         q, scale = quantize_rows(rows.float())
         acc = torch._int_mm(q, self.weight_int8)  # (N, out) int32
         y = acc.float() * (scale * self.weight_scale)
@@ -129,7 +157,8 @@ def quantize_linear_layers(model: nn.Module, skip: Optional[tuple[str, ...]] = N
     Args:
         model: a float model on the CPU, in eval mode (int8 layers have no gradients).
         skip: module name prefixes to leave in float (``("speech_prenet",)``).
-        kernel: ``fbgemm`` or ``int_mm``; None: fbgemm where this torch has it, else int_mm.
+        kernel: one of :data:`KERNELS`; None: ``fbgemm_rows`` where this torch has fbgemm, else
+            ``int_mm`` (both give each row a result independent of the other rows of a call).
 
     Returns:
         the number of layers replaced.
@@ -139,7 +168,11 @@ def quantize_linear_layers(model: nn.Module, skip: Optional[tuple[str, ...]] = N
             raise ValueError(f"int8 quantisation is for CPU inference; the model is on {p.device}")
         break
     if kernel is None:
-        kernel = "fbgemm" if fbgemm_available() else "int_mm"
+        kernel = "fbgemm_rows" if fbgemm_available() else "int_mm"
+    elif kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, not {kernel!r}")
+    elif kernel != "int_mm" and not fbgemm_available():
+        raise ValueError(f"kernel {kernel!r} needs fbgemm's quantized operators, which this torch lacks")
     replaced = 0
     for name, module in list(model.named_modules()):
         for child_name, child in list(module.named_children()):

@@ -31,10 +31,10 @@ def test_quantize_rows_round_trips_within_half_a_step():
     assert bool(((q.float() * scale - x).abs() <= scale / 2 + 1e-6 * x.abs()).all())
 
 
-@pytest.mark.parametrize("kernel", ["int_mm", "fbgemm"])
+@pytest.mark.parametrize("kernel", ["int_mm", "fbgemm", "fbgemm_rows"])
 @pytest.mark.parametrize("bias", [True, False])
 def test_int8_linear_matches_the_float_layer(bias: bool, kernel: str):
-    if kernel == "fbgemm":
+    if kernel != "int_mm":
         assert fbgemm_available(), "the pinned torch has fbgemm's int8 operators: --quantize_model would be slow"
     torch.manual_seed(0)
     linear = nn.Linear(96, 40, bias=bias)
@@ -46,6 +46,35 @@ def test_int8_linear_matches_the_float_layer(bias: bool, kernel: str):
     assert not torch.equal(got, want)  # it really computes in int8
     if kernel == "int_mm":  # one row alone gives the same numbers as inside a batch (scaled per row)
         torch.testing.assert_close(layer(x[1, 2]), got[1, 2], rtol=0, atol=1e-5)
+    if kernel == "fbgemm_rows":
+        assert torch.equal(layer(x[1, 2]), got[1, 2])
+
+
+def test_fbgemm_rows_gives_each_row_the_same_result_whatever_its_mates():
+    """Beam mates or batch mates of another magnitude must not change a row (plain fbgemm shares one scale)."""
+    torch.manual_seed(1)
+    linear = nn.Linear(64, 48)
+    x = torch.randn(4, 64) * torch.tensor([[0.01], [1.0], [30.0], [0.5]])
+    mates = torch.randn(6, 64) * 200.0
+    rows = Int8DynamicLinear.from_linear(linear, "fbgemm_rows")
+    alone = torch.cat([rows(x[i:i + 1]) for i in range(4)])
+    assert torch.equal(rows(torch.cat([x, mates]))[:4], alone)
+    assert torch.equal(rows(x), alone)
+    product = linear(x[0]) - linear.bias  # the part the int8 product computes
+    assert _relative_error(alone[0] - linear.bias, product) < 0.02, "a small row keeps its resolution"
+    shared = Int8DynamicLinear.from_linear(linear, "fbgemm")
+    assert not torch.equal(shared(torch.cat([x, mates]))[:4], shared(x)), "the case this kernel exists for"
+    assert _relative_error(shared(torch.cat([x, mates]))[0] - linear.bias, product) > 0.1
+
+
+def test_default_kernel_is_row_independent():
+    from espnet2_speecht5.nets.int8_linear import ROW_INDEPENDENT_KERNELS
+
+    model = nn.Sequential(nn.Linear(8, 8), nn.Linear(1, 3))
+    assert quantize_linear_layers(model) == 2
+    assert {m.kernel for m in model} <= set(ROW_INDEPENDENT_KERNELS)
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        quantize_linear_layers(nn.Sequential(nn.Linear(2, 2)), kernel="vnni")
 
 
 def test_quantize_linear_layers_replaces_every_linear_but_the_skipped():
