@@ -1,7 +1,8 @@
 # The two commands of README.md:
 #   make demo   installs what is missing, then runs the default offline recipe
-#   make test   installs what is missing, then runs the test suite (without the tests marked slow)
-#   make test-all  the same with the slow tests (pytest -m '')
+#   make test   installs what is missing, then runs the test suite (without the tests marked slow or recipe_run)
+#   make test-recipes  the recipe runs (tests marked recipe_run, not slow); CI runs them after make test
+#   make test-all  every test, slow ones included (pytest -m '')
 #   make bench  installs what is missing, then runs the benchmark harness (bench/run.py, writes bench/RESULTS.md)
 # All three call tools/install.sh first; a second install returns in well under a second.
 
@@ -13,7 +14,7 @@ DEMO_STOP_STAGE ?= 13
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install demo test test-all lint bench clean-demo
+.PHONY: install demo test test-recipes test-all lint bench clean-demo
 
 install:
 	@bash tools/install.sh
@@ -23,6 +24,9 @@ demo: install
 
 test: install
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+test-recipes: install
+	$(PYTHON) -m pytest -m "recipe_run and not slow" $(PYTEST_ARGS)
 
 test-all: install
 	$(PYTHON) -m pytest -m "" $(PYTEST_ARGS)

@@ -17,6 +17,8 @@ import pytest
 
 from repo_testing import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # runs every bench case on both sides (~220 s): make test-all
+
 pytest.importorskip("transformers")
 
 # Each table row's label starts with one of these (bench/reporting.py table_rows, --quick sizes).

@@ -15,6 +15,8 @@ import pytest
 
 from repo_testing import copy_recipe, run_recipe
 
+pytestmark = pytest.mark.slow  # all 13 stages on the shared an4 data (~150 s): make test-all
+
 MINI_AN4 = "mini_an4"
 
 

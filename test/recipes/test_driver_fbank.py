@@ -13,6 +13,8 @@ import torch
 import yaml
 from test_driver import TOY_ASR_SCHEDULE, make_toy_recipe, run
 
+pytestmark = pytest.mark.recipe_run  # a full recipe run: make test-recipes and CI run it, make test does not
+
 TINY_FBANK = (
     "speech_prenet: fbank\nfrontend: default\nfrontend_conf: {n_mels: 40}\n"
     "specaug: specaug\nspecaug_conf: {time_mask_width_range: [0, 4], num_time_mask: 1}\nnormalize: global_mvn\n"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import soundfile as sf
 import yaml
 from test_driver import make_toy_recipe, run
 
 from espnet2_speecht5.data.speech_labels import label_frames
+
+pytestmark = pytest.mark.recipe_run  # a full recipe run: make test-recipes and CI run it, make test does not
 
 
 def test_stage_6_labels_follow_the_config_label_rate(tmp_path):

@@ -20,6 +20,8 @@ from test_driver import make_toy_recipe, run
 from test_driver_tts import random_asr_exp
 from test_driver_vc import TINY_DECODE, TINY_VC
 
+pytestmark = pytest.mark.recipe_run  # a full recipe run: make test-recipes and CI run it, make test does not
+
 TINY_SE = TINY_VC + "model_conf: {use_speaker_embedding: false}\n"
 
 

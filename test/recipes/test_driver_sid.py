@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from test_driver import make_toy_recipe, run
 
+pytestmark = pytest.mark.recipe_run  # a full recipe run: make test-recipes and CI run it, make test does not
+
 TINY_SID = textwrap.dedent(
     """\
     net_conf: {size: tiny, d_model: 16, encoder_layers: 1, decoder_layers: 1, encoder_heads: 2, decoder_heads: 2,

@@ -17,6 +17,8 @@ import torch
 import yaml
 from test_driver import make_toy_recipe, run
 
+pytestmark = pytest.mark.recipe_run  # a full recipe run: make test-recipes and CI run it, make test does not
+
 TRAIN = """\
 net_conf: {size: tiny, d_model: 16, encoder_layers: 1, decoder_layers: 1, encoder_heads: 2, decoder_heads: 2,
            encoder_ffn_dim: 32, decoder_ffn_dim: 32}

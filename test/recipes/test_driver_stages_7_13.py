@@ -27,6 +27,8 @@ from espnet2_speecht5.export.package import check_archive
 from espnet2_speecht5.export.transformers_export import espnet_files_from_meta, load_trained_model
 from espnet2_speecht5.scoring.sclite import parse_sclite_report
 
+pytestmark = pytest.mark.recipe_run  # a full recipe run: make test-recipes and CI run it, make test does not
+
 TINY_TRAIN = (
     "net_conf: {size: tiny, d_model: 16, encoder_layers: 1, decoder_layers: 1, encoder_heads: 2, decoder_heads: 2,\n"
     "           encoder_ffn_dim: 32, decoder_ffn_dim: 32}\n" + TOY_ASR_SCHEDULE

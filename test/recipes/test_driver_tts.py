@@ -21,6 +21,8 @@ from test_driver import make_toy_recipe, run
 from espnet2_speecht5.models.asr import SpeechT5ASRModel
 from espnet2_speecht5.tasks.common import net_config_from_conf
 
+pytestmark = pytest.mark.recipe_run  # a full recipe run: make test-recipes and CI run it, make test does not
+
 TINY_TTS = textwrap.dedent(
     """\
     net_conf: {size: tiny, d_model: 16, encoder_layers: 1, decoder_layers: 1, encoder_heads: 2, decoder_heads: 2,

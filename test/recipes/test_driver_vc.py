@@ -20,6 +20,8 @@ import torch
 from test_driver import make_toy_recipe, run
 from test_driver_tts import random_asr_exp
 
+pytestmark = pytest.mark.recipe_run  # a full recipe run: make test-recipes and CI run it, make test does not
+
 TINY_VC = textwrap.dedent(
     """\
     net_conf: {size: tiny, d_model: 16, encoder_layers: 1, decoder_layers: 1, encoder_heads: 2, decoder_heads: 2,

@@ -18,6 +18,8 @@ import pytest
 
 from repo_testing import copy_recipe, run_recipe
 
+pytestmark = pytest.mark.recipe_run  # a full recipe run: make test-recipes and CI run it, make test does not
+
 SMALL_TRAIN = textwrap.dedent(
     """\
     net_conf: {size: tiny, d_model: 32, encoder_layers: 1, decoder_layers: 1, encoder_heads: 2, decoder_heads: 2,

@@ -107,6 +107,7 @@ def test_without_must_c_stage_1_says_where_to_point(recipe: Path, tmp_path: Path
     assert "set MUST_C (db.sh) to the MuST-C folder that holds en-fr/data/" in proc.stderr
 
 
+@pytest.mark.recipe_run  # stages 1-5 of the recipe (~37 s)
 def test_stages_1_to_5_cut_the_talks_and_make_both_token_lists(recipe: Path, tmp_path: Path) -> None:
     must_c = fake_must_c(tmp_path / "must_c")
     proc = run_recipe(recipe, "--stage", "1", "--stop_stage", "5", "--nj", "2", "--tgt_nbpe", "26",
@@ -120,6 +121,7 @@ def test_stages_1_to_5_cut_the_talks_and_make_both_token_lists(recipe: Path, tmp
     assert (tokens / "tgt_bpe_unigram26" / "bpe.model").is_file() and (tokens / "char" / "tokens.txt").is_file()
 
 
+@pytest.mark.recipe_run  # stages 1-5 of the recipe (~37 s)
 def test_a_target_vocabulary_too_large_for_the_text_names_the_target_option(recipe: Path, tmp_path: Path) -> None:
     must_c = fake_must_c(tmp_path / "must_c")
     proc = run_recipe(recipe, "--stage", "1", "--stop_stage", "5", "--nj", "1", "--tgt_nbpe", "500",

@@ -26,6 +26,7 @@ def check_dump(recipe: Path, dset: str, dumpdir: str = "dump") -> int:
     return len(scp)
 
 
+@pytest.mark.recipe_run
 @pytest.mark.parametrize("task", MINI_TASKS)
 def test_mini_speecht5_stages_1_to_5(tmp_path: Path, mini_corpus_env: dict, task: str, request):
     if task == "se":  # its test_realnoise set mixes in the noise recordings of ../shared/data/noise
@@ -56,6 +57,7 @@ def test_mini_speecht5_stages_1_to_5(tmp_path: Path, mini_corpus_env: dict, task
         assert target[:2] == ["<blank>", "<unk>"] and target[-1] == "<sos/eos>" and set(target) != set(tokens)
 
 
+@pytest.mark.recipe_run
 def test_mini_speecht5_rerun_is_fast_and_keeps_outputs(tmp_path: Path, mini_corpus_env: dict):
     recipe = copy_recipe("mini_speecht5", "asr1", tmp_path)
     first = run_recipe(recipe, "--stage", "1", "--stop_stage", "5", "--nj", "2", env=mini_corpus_env)
@@ -66,6 +68,7 @@ def test_mini_speecht5_rerun_is_fast_and_keeps_outputs(tmp_path: Path, mini_corp
     assert (recipe / "dump" / "raw" / "train" / "wav.scp").read_text() == before
 
 
+@pytest.mark.slow  # ~30-60 s each on the shared corpora: make test-all
 @pytest.mark.parametrize(
     "corpus,task_dir,train_set,min_train",
     [

@@ -90,6 +90,7 @@ def train_stats(log: str) -> Dict[int, Dict[str, float]]:
     return stats
 
 
+@pytest.mark.recipe_run  # the module fixture runs stage 8 four times (~95 s)
 def test_two_gloo_ranks_train_like_one_process(runs, capsys):
     for name in ("one", "two"):
         assert runs["done"][name].returncode == 0, runs["done"][name].stderr[-3000:]
@@ -109,6 +110,7 @@ def test_two_gloo_ranks_train_like_one_process(runs, capsys):
     assert one[2]["loss"] < one[1]["loss"] - 1.0  # it learns: the comparison is not between two flat curves
 
 
+@pytest.mark.recipe_run  # the module fixture runs stage 8 four times (~95 s)
 def test_every_rank_exits_zero_and_the_shutdown_is_clean(runs):
     log = _log(runs, "two")
     assert runs["done"]["two"].returncode == 0
@@ -122,6 +124,7 @@ def test_every_rank_exits_zero_and_the_shutdown_is_clean(runs):
             assert bad not in text, (name, bad)
 
 
+@pytest.mark.recipe_run  # the module fixture runs stage 8 four times (~95 s)
 def test_a_killed_rank_stops_the_other_and_is_named(runs):
     proc = runs["done"]["fail"]
     assert proc.returncode != 0
@@ -141,6 +144,7 @@ def test_a_killed_rank_stops_the_other_and_is_named(runs):
         assert not (cwd == str(runs["recipe"]) and "exp/asr_fail" in cmdline), cmdline
 
 
+@pytest.mark.recipe_run  # the module fixture runs stage 8 four times (~95 s)
 def test_the_failed_run_resumes_after_the_last_finished_epoch(runs):
     names = runs["after_failure"]
     assert "checkpoint.pth" in names and "1epoch.pth" in names and "2epoch.pth" not in names
