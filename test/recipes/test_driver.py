@@ -181,8 +181,8 @@ def test_speed_perturbation_makes_a_new_training_set(tmp_path: Path):
     assert abs(int(lengths["sp0.9-spkb_train_01"]) - base / 0.9) < 0.01 * base
 
 
-# st, vc, sid and se also run stages 1-5 on the mini corpus in the default suite
-# (test_recipes_stages_1_5.py); their toy-data runs here are in the longer suite (make test-all).
+# st, vc, sid and se also run stages 1-5 on the mini corpus (test_recipes_stages_1_5.py, make
+# test-recipes); their toy-data runs here are in the longer suite (make test-all).
 @pytest.mark.parametrize("task", ["tts", *(pytest.param(t, marks=pytest.mark.slow) for t in ("st", "vc", "sid", "se")),
                                   "pretrain"])
 def test_stages_1_to_5_for_every_task(tmp_path: Path, task: str):
