@@ -92,7 +92,10 @@ class TTSRecipe(TaskRecipe):
                                "--outdir", str(out / "ceiling_recordings"), *common]}
         vocoder = inference_vocoder(ctx.inference_config)
         if vocoder == "griffin_lim":
-            scp = copy_synthesise(ref / "wav.scp", out / "ceiling_copy_synthesis")
+            from espnet2_speecht5.vocoder.griffin_lim import GriffinLimVocoder
+
+            options = inference_config(ctx.inference_config).get("vocoder_conf") or {}
+            scp = copy_synthesise(ref / "wav.scp", out / "ceiling_copy_synthesis", GriffinLimVocoder(**options))
             args["copy_synthesis"] = ["--hyp_scp", str(scp), "--ref_scp", str(ref / "wav.scp"),
                                       "--outdir", str(out / "ceiling_copy_synthesis"), *common]
         else:
@@ -147,12 +150,17 @@ def speaker_model_args(ctx: Context) -> List[str]:
     return ["--spk_train_config", str(spk["train_config"]), "--spk_model_file", str(spk["model_file"])]
 
 
-def inference_vocoder(inference_config: str) -> str:
+def inference_config(path: str) -> Dict[str, object]:
+    """The inference config stage 9 used, as a dict (empty when there is none)."""
+    if not path or not Path(path).is_file():
+        return {}
+    config = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return config if isinstance(config, dict) else {}
+
+
+def inference_vocoder(path: str) -> str:
     """The vocoder stage 9 synthesised with: ``vocoder`` of the inference config, else Griffin-Lim (the default)."""
-    if not inference_config or not Path(inference_config).is_file():
-        return "griffin_lim"
-    config = yaml.safe_load(Path(inference_config).read_text(encoding="utf-8")) or {}
-    return str(config.get("vocoder", "griffin_lim")) if isinstance(config, dict) else "griffin_lim"
+    return str(inference_config(path).get("vocoder", "griffin_lim"))
 
 
 def model_tools(args: List[str]) -> Dict[str, str]:

@@ -128,3 +128,24 @@ def test_recipes_and_the_transformers_bridge_agree():
         recipe = get_recipe(task)
         assert (target.kind, target.hf_class, target.pack_kind, target.task_class) == (
             recipe.kind, recipe.transformers_class, recipe.pack_kind, recipe.espnet_task)
+
+
+def test_tts_copy_synthesis_ceiling_uses_the_griffin_lim_options_of_stage_9(tmp_path: Path, monkeypatch):
+    import espnet2_speecht5.scoring.copy_synthesis as copy_synthesis
+    from espnet2_speecht5.recipes.tts import RECIPE as TTS
+
+    conf = tmp_path / "decode.yaml"
+    conf.write_text("vocoder: griffin_lim\nvocoder_conf: {n_iter: 7, momentum: 0.5}\n", encoding="utf-8")
+    seen = {}
+
+    def fake_copy_synthesise(wav_scp, outdir, vocoder=None):
+        seen.update(n_iter=vocoder.n_iter, momentum=vocoder.momentum)
+        return Path(outdir) / "wav.scp"
+
+    monkeypatch.setattr(copy_synthesis, "copy_synthesise", fake_copy_synthesise)
+    ctx = Context(dumpdir=str(tmp_path / "dump"), inference_config=str(conf), asr_model_zip=str(conf))
+    args = TTS.ceiling_args(ctx, "test", tmp_path / "decode")
+    assert sorted(args) == ["copy_synthesis", "recordings"]
+    assert seen == {"n_iter": 7, "momentum": 0.5}
+    conf.write_text("vocoder: hifigan\n", encoding="utf-8")
+    assert sorted(TTS.ceiling_args(ctx, "test", tmp_path / "decode")) == ["recordings"]
