@@ -8,9 +8,10 @@
   divided by its own largest magnitude and one sentinel row ``[-1, 1, 0, ...]`` appended, so that the
   range fbgemm picks for the call is always exactly [-1, 1]; the product is multiplied back by each
   row's magnitude and the bias added after. Each row's result is therefore the same whatever other
-  rows share the call (other beam hypotheses, other utterances or sentences of a batch), bit for bit,
-  and the error is about half that of one scale per call (rows of small magnitude keep their
-  resolution). Decoding with it gives the same hypotheses batched as one at a time.
+  rows share the call (other beam hypotheses, other utterances or sentences of a batch), bit for bit.
+  Rows of small magnitude keep their resolution (on rows of mixed magnitude the error was half that
+  of one scale per call; on a base feed-forward stack the two were equal, 0.0074 against 0.0069).
+  Decoding with it gives the same hypotheses batched as one at a time.
 * ``fbgemm``: the same operator on the raw input, which fbgemm quantises with one scale and zero
   point for the whole call (asymmetric, per tensor): one C++ call and nothing around it, the fastest
   at batch 1, where a decoding step calls ~60 small linear layers; but the rows of a call share a
