@@ -122,9 +122,10 @@ class Int8DynamicLinear(nn.Module):
                 torch.zeros(self.out_features, dtype=torch.long), 0, torch.qint8)
             bias = self.bias if self.kernel == "fbgemm" else None
             self._packed = torch.ops.quantized.linear_prepack(weight, bias)
-        sentinel = torch.zeros(1, self.in_features)
-        sentinel[0, :2] = torch.tensor([-1.0, 1.0])
-        self._sentinel = sentinel
+        if self.kernel == "fbgemm_rows":  # the row that fixes every call's range at [-1, 1]
+            sentinel = torch.zeros(1, self.in_features)
+            sentinel[0, :2] = torch.tensor([-1.0, 1.0])
+            self._sentinel = sentinel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., in_features) float -> (..., out_features) float of the same dtype."""
